@@ -1,0 +1,140 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* protobuf-c glue: arena allocator, size-limited decode, UTF-8 checks, encode into a capped writer. */
+#include "pbcodec.h"
+
+#include <string.h>
+
+static void *arena_pb_alloc(void *data, size_t size)
+{
+	return arena_alloc(data, size ? size : 1);
+}
+
+static void arena_pb_free(void *data, void *p)
+{
+	(void)data;
+	(void)p;
+}
+
+void pb_arena_allocator(ProtobufCAllocator *alloc, struct arena *a)
+{
+	alloc->alloc = arena_pb_alloc;
+	alloc->free = arena_pb_free;
+	alloc->allocator_data = a;
+}
+
+int utf8_valid(const char *str, size_t n)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t i = 0;
+
+	while (i < n) {
+		unsigned c = s[i];
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		size_t len;
+		unsigned cp, min;
+		if ((c & 0xe0) == 0xc0) {
+			len = 2; cp = c & 0x1f; min = 0x80;
+		} else if ((c & 0xf0) == 0xe0) {
+			len = 3; cp = c & 0x0f; min = 0x800;
+		} else if ((c & 0xf8) == 0xf0) {
+			len = 4; cp = c & 0x07; min = 0x10000;
+		} else {
+			return 0;
+		}
+		if (n - i < len)
+			return 0;
+		for (size_t k = 1; k < len; k++) {
+			if ((s[i + k] & 0xc0) != 0x80)
+				return 0;
+			cp = (cp << 6) | (s[i + k] & 0x3f);
+		}
+		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return 0;
+		i += len;
+	}
+	return 1;
+}
+
+static int field_strings_valid(const ProtobufCFieldDescriptor *f, const void *member)
+{
+	if (f->type == PROTOBUF_C_TYPE_STRING) {
+		const char *s = *(char *const *)member;
+		return !s || utf8_valid(s, strlen(s));
+	}
+	if (f->type == PROTOBUF_C_TYPE_MESSAGE) {
+		const ProtobufCMessage *sub = *(ProtobufCMessage *const *)member;
+		return !sub || pb_strings_valid(sub);
+	}
+	return 1;
+}
+
+int pb_strings_valid(const ProtobufCMessage *m)
+{
+	const ProtobufCMessageDescriptor *d = m->descriptor;
+	const char *base = (const char *)m;
+
+	for (unsigned i = 0; i < d->n_fields; i++) {
+		const ProtobufCFieldDescriptor *f = &d->fields[i];
+		if (f->type != PROTOBUF_C_TYPE_STRING && f->type != PROTOBUF_C_TYPE_MESSAGE)
+			continue;
+		if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
+			uint32_t which = *(const uint32_t *)(base + f->quantifier_offset);
+			if (which != f->id)
+				continue;
+		}
+		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+			size_t count = *(const size_t *)(base + f->quantifier_offset);
+			char *const *arr = *(char *const *const *)(base + f->offset);
+			for (size_t k = 0; k < count; k++)
+				if (!field_strings_valid(f, &arr[k]))
+					return 0;
+		} else if (!field_strings_valid(f, base + f->offset)) {
+			return 0;
+		}
+	}
+	return 1;
+}
+
+err_t pb_decode(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t n, size_t max, struct arena *a,
+		ProtobufCMessage **out)
+{
+	ProtobufCAllocator alloc;
+	ProtobufCMessage *m;
+
+	*out = NULL;
+	if (n > max)
+		return ERR_PROTO_TOO_LARGE;
+	pb_arena_allocator(&alloc, a);
+	m = protobuf_c_message_unpack(d, &alloc, n, p);
+	if (!m)
+		return a->exhausted ? ERR_BUDGET : ERR_PROTO_PROTOBUF;
+	if (!pb_strings_valid(m))
+		return ERR_PROTO_ENCODING;
+	*out = m;
+	return ERR_OK;
+}
+
+err_t pb_encode(const ProtobufCMessage *m, struct buf_writer *w)
+{
+	size_t n = protobuf_c_message_get_packed_size(m);
+	uint8_t *dst = buf_reserve(w, n);
+
+	if (!dst)
+		return buf_writer_status(w);
+	if (protobuf_c_message_pack(m, dst) != n)
+		return ERR_INTERNAL;
+	buf_commit(w, n);
+	return ERR_OK;
+}
+
+ProtobufCMessage *pb_new(const ProtobufCMessageDescriptor *d, struct arena *a)
+{
+	ProtobufCMessage *m = arena_alloc(a, d->sizeof_message);
+
+	if (m)
+		d->message_init(m);
+	return m;
+}
