@@ -35,6 +35,8 @@ static void check_view(struct http1_str v, const uint8_t *base, size_t len)
 
 static void check_head(const struct http1_request *req, const uint8_t *buf, size_t head_len)
 {
+	const struct http1_str *v;
+
 	check_view(req->method_str, buf, head_len);
 	check_view(req->target, buf, head_len);
 	check_view(req->path, buf, head_len);
@@ -65,6 +67,11 @@ static void check_head(const struct http1_request *req, const uint8_t *buf, size
 		abort();
 	if (req->chunked && req->content_length != -1)
 		abort();
+	if ((v = http1_header_get(req, "content-type")) != NULL) {
+		check_view(*v, buf, head_len);
+		if (v->p != req->content_type.p || v->len != req->content_type.len)
+			abort();
+	}
 }
 
 static int is_head_err(int rc)

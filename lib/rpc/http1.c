@@ -48,6 +48,19 @@ static inline uint8_t ascii_lower(uint8_t b)
 	return (b >= 'A' && b <= 'Z') ? (uint8_t)(b | 0x20) : b;
 }
 
+static inline int ieq_n(struct http1_str s, const char *lit, size_t n)
+{
+	if (s.len != n)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (ascii_lower((uint8_t)s.p[i]) != ascii_lower((uint8_t)lit[i]))
+			return 0;
+	return 1;
+}
+
+/* For string literals: the length is a constant, so the per-header checks cost no strlen. */
+#define IEQ(s, lit) ieq_n((s), (lit), sizeof(lit) - 1)
+
 int http1_str_eq(struct http1_str s, const char *lit)
 {
 	size_t n = strlen(lit);
@@ -57,14 +70,7 @@ int http1_str_eq(struct http1_str s, const char *lit)
 
 int http1_str_ieq(struct http1_str s, const char *lit)
 {
-	size_t n = strlen(lit);
-
-	if (s.len != n)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (ascii_lower((uint8_t)s.p[i]) != ascii_lower((uint8_t)lit[i]))
-			return 0;
-	return 1;
+	return ieq_n(s, lit, strlen(lit));
 }
 
 const struct http1_str *http1_header_get(const struct http1_request *req, const char *name)
@@ -212,6 +218,37 @@ static int parse_request_line(struct cursor *c, struct http1_request *req)
 	return parse_eol(c);
 }
 
+/*
+ * End of the run of field-value octets starting at pos. Values (tokens,
+ * cookies, user agents) are most of a head's bytes, so whole 8-byte words
+ * free of CTLs and DEL are skipped at once; a word holding one (the line end,
+ * or HT, which is allowed) is finished byte by byte with the table.
+ */
+static size_t scan_field_value(const uint8_t *p, size_t pos, size_t end)
+{
+	const uint64_t ones = UINT64_C(0x0101010101010101), highs = UINT64_C(0x8080808080808080);
+
+	for (;;) {
+		size_t stop;
+
+		while (end - pos >= 8) {
+			uint64_t w, del;
+
+			memcpy(&w, p + pos, 8);
+			del = w ^ (ones * 0x7f);
+			/* Exact "some byte < 0x20" and "some byte == 0x7f" tests; bytes >= 0x80 never trip them. */
+			if ((((w - ones * 0x20) & ~w) | ((del - ones) & ~del)) & highs)
+				break;
+			pos += 8;
+		}
+		stop = MIN(pos + 8, end);
+		while (pos < stop && (char_class[p[pos]] & C_FIELD))
+			pos++;
+		if (pos < stop || pos == end)
+			return pos;
+	}
+}
+
 /* field-line = field-name ":" OWS field-value OWS CRLF; the caller has ruled out an empty line and obs-fold. */
 static int parse_header_line(struct cursor *c, struct http1_header *h)
 {
@@ -232,8 +269,7 @@ static int parse_header_line(struct cursor *c, struct http1_header *h)
 	while (c->pos < c->end && is_ows(p[c->pos]))
 		c->pos++;
 	start = c->pos;
-	while (c->pos < c->end && (char_class[p[c->pos]] & C_FIELD))
-		c->pos++;
+	c->pos = scan_field_value(p, c->pos, c->end);
 	if (c->pos == c->end)
 		return STEP_MORE;
 	vend = c->pos;
@@ -284,9 +320,9 @@ static void parse_connection(struct http1_str v, struct framing *f)
 			e--;
 		tok.p = v.p + s;
 		tok.len = e - s;
-		if (http1_str_ieq(tok, "close"))
+		if (IEQ(tok, "close"))
 			f->conn_close = 1;
-		else if (http1_str_ieq(tok, "keep-alive"))
+		else if (IEQ(tok, "keep-alive"))
 			f->conn_keep_alive = 1;
 	}
 }
@@ -299,25 +335,25 @@ static int interpret_header(struct http1_request *req, const struct http1_header
 
 	switch (h->name.len) {
 	case 4:
-		if (http1_str_ieq(h->name, "host") && !req->host.p)
+		if (IEQ(h->name, "host") && !req->host.p)
 			req->host = h->value;
 		break;
 	case 6:
 		/* An HTTP/1.0 client cannot know 100 Continue (RFC 9110 §10.1.1). */
-		if (http1_str_ieq(h->name, "expect") && req->minor_version == 1 &&
-		    http1_str_ieq(h->value, "100-continue"))
+		if (IEQ(h->name, "expect") && req->minor_version == 1 &&
+		    IEQ(h->value, "100-continue"))
 			req->expect_continue = 1;
 		break;
 	case 10:
-		if (http1_str_ieq(h->name, "connection"))
+		if (IEQ(h->name, "connection"))
 			parse_connection(h->value, f);
 		break;
 	case 12:
-		if (http1_str_ieq(h->name, "content-type") && !req->content_type.p)
+		if (IEQ(h->name, "content-type") && !req->content_type.p)
 			req->content_type = h->value;
 		break;
 	case 14:
-		if (!http1_str_ieq(h->name, "content-length"))
+		if (!IEQ(h->name, "content-length"))
 			break;
 		if ((rc = parse_content_length(h->value, &cl)) != ERR_OK)
 			return rc;
@@ -328,14 +364,14 @@ static int interpret_header(struct http1_request *req, const struct http1_header
 		req->content_length = cl;
 		break;
 	case 17:
-		if (!http1_str_ieq(h->name, "transfer-encoding"))
+		if (!IEQ(h->name, "transfer-encoding"))
 			break;
 		/*
 		 * A second field would stack codings ("chunked, chunked"); HTTP/1.0
 		 * has no chunked framing, so a proxy in front may frame it differently
 		 * (RFC 9112 §6.1). Both are refused rather than guessed at.
 		 */
-		if (f->seen_te || req->minor_version == 0 || !http1_str_ieq(h->value, "chunked"))
+		if (f->seen_te || req->minor_version == 0 || !IEQ(h->value, "chunked"))
 			return ERR_PROTO_HEADER;
 		f->seen_te = 1;
 		req->chunked = 1;

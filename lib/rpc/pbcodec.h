@@ -15,7 +15,8 @@ void pb_arena_allocator(ProtobufCAllocator *alloc, struct arena *a);
  * Decode `n` bytes as a `d` message into arena memory. Refuses n > max
  * (ERR_PROTO_TOO_LARGE) before parsing; malformed wire data is
  * ERR_PROTO_PROTOBUF; string fields must be valid UTF-8 (ERR_PROTO_ENCODING,
- * as proto3 requires); running out of arena budget is ERR_BUDGET.
+ * as proto3 requires); nesting deeper than 32 messages is ERR_PROTO_DEPTH;
+ * running out of arena budget is ERR_BUDGET.
  */
 err_t pb_decode(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t n, size_t max, struct arena *a,
 		ProtobufCMessage **out) MUST_CHECK;

@@ -730,7 +730,7 @@ static err_t number_text(struct jp *p, const ProtobufCFieldDescriptor *f, const 
 static err_t parse_int(struct jp *p, const ProtobufCFieldDescriptor *f, int is_signed, uint64_t max, int64_t *sv,
 		       uint64_t *uv)
 {
-	const uint8_t *s;
+	const uint8_t *s = NULL;
 	size_t len, at = p->r.pos;
 	int quoted, neg;
 	uint64_t mag;
@@ -773,7 +773,7 @@ static int text_is(const uint8_t *s, size_t len, const char *word)
 /* A float or double: a JSON number, a numeric string, or "NaN"/"Infinity"/"-Infinity". */
 static err_t parse_float(struct jp *p, const ProtobufCFieldDescriptor *f, int is_float, void *dst)
 {
-	const uint8_t *s;
+	const uint8_t *s = NULL;
 	size_t len, at = p->r.pos;
 	int quoted;
 	char buf[PBJSON_NUM_MAX + 1];
@@ -828,7 +828,7 @@ static err_t parse_enum(struct jp *p, const ProtobufCFieldDescriptor *f, int *ds
 
 	if (jp_peek(p) == '"') {
 		struct jstr js;
-		const uint8_t *s;
+		const uint8_t *s = NULL;
 		size_t lo = 0, hi = ed->n_value_names;
 		if ((err = str_scan(p, &js)) || (err = str_bytes(p, &js, &s)))
 			return err;
@@ -879,7 +879,7 @@ static err_t parse_string(struct jp *p, const ProtobufCFieldDescriptor *f, char 
 static err_t parse_bytes(struct jp *p, const ProtobufCFieldDescriptor *f, ProtobufCBinaryData *dst)
 {
 	struct jstr js;
-	const uint8_t *s;
+	const uint8_t *s = NULL;
 	size_t at = p->r.pos, cap, n = 0;
 	uint8_t *out;
 	err_t err;
@@ -1152,7 +1152,7 @@ static err_t parse_message(struct jp *p, const ProtobufCMessageDescriptor *d, Pr
 	}
 	for (;;) {
 		struct jstr js;
-		const uint8_t *key;
+		const uint8_t *key = NULL;
 		const ProtobufCFieldDescriptor *f;
 		size_t keyat;
 
@@ -1335,10 +1335,17 @@ static void put_key(struct je *e, const char *name)
 	buf_put(e->w, "\":", 2);
 }
 
-/* Shortest text that reads back to the same value: try increasing precision until it round-trips. */
+/*
+ * Shortest digits that read back to the same value (the first precision that
+ * round-trips through strtod/strtof), laid out like JavaScript and Go do:
+ * plain decimals for 1e-6 <= |v| < 1e21, otherwise d.ddde+X. So 100 is
+ * "100", not "1e+02".
+ */
 static void put_float(struct buf_writer *w, double v, int is_float)
 {
-	char buf[40];
+	char buf[48], digits[24], out[64];
+	size_t nd = 0, o = 0, i = 0;
+	int prec, x = 0, xneg = 0;
 
 	if (isnan(v)) {
 		buf_put_str(w, "\"NaN\"");
@@ -1348,12 +1355,54 @@ static void put_float(struct buf_writer *w, double v, int is_float)
 		buf_put_str(w, v > 0 ? "\"Infinity\"" : "\"-Infinity\"");
 		return;
 	}
-	for (int prec = 1; prec <= 17; prec++) {
-		snprintf(buf, sizeof(buf), "%.*g", prec, v);
+	for (prec = 1; prec < 17; prec++) {
+		snprintf(buf, sizeof(buf), "%.*e", prec - 1, v);
 		if (is_float ? strtof(buf, NULL) == (float)v : strtod(buf, NULL) == v)
 			break;
 	}
-	buf_put_str(w, buf);
+	if (prec == 17)
+		snprintf(buf, sizeof(buf), "%.16e", v);
+	/* buf is "[-]d[.ddd]e(+|-)XX" from our own snprintf. */
+	if (buf[i] == '-')
+		out[o++] = buf[i++];
+	for (; buf[i] && buf[i] != 'e'; i++)
+		if (buf[i] != '.' && nd < sizeof(digits))
+			digits[nd++] = buf[i];
+	if (buf[i] == 'e') {
+		i++;
+		xneg = buf[i] == '-';
+		if (buf[i] == '-' || buf[i] == '+')
+			i++;
+		for (; buf[i] >= '0' && buf[i] <= '9' && x < 10000; i++)
+			x = x * 10 + (buf[i] - '0');
+	}
+	if (xneg)
+		x = -x;
+	while (nd > 1 && digits[nd - 1] == '0')
+		nd--;
+	if (x >= 21 || x < -6) {
+		out[o++] = digits[0];
+		if (nd > 1) {
+			out[o++] = '.';
+			memcpy(out + o, digits + 1, nd - 1);
+			o += nd - 1;
+		}
+		o += (size_t)snprintf(out + o, sizeof(out) - o, "e%c%d", x < 0 ? '-' : '+', x < 0 ? -x : x);
+	} else if (x >= 0) {
+		for (size_t k = 0; k < nd || k <= (size_t)x; k++) {
+			if (k == (size_t)x + 1)
+				out[o++] = '.';
+			out[o++] = k < nd ? digits[k] : '0';
+		}
+	} else {
+		out[o++] = '0';
+		out[o++] = '.';
+		for (int k = -1; k > x; k--)
+			out[o++] = '0';
+		memcpy(out + o, digits, nd);
+		o += nd;
+	}
+	buf_put(w, out, o);
 }
 
 static err_t put_bytes(struct je *e, const ProtobufCBinaryData *b)

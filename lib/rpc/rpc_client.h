@@ -56,7 +56,11 @@ struct rpc_client;
 
 /* A client bound to `base` (borrowed; the loop must outlive the client). NULL on failure. */
 struct rpc_client *rpc_client_new(struct event_base *base, const struct rpc_client_opts *o);
-/* Cancels pending calls (their callbacks run with ERR_CANCELLED) and frees. */
+/*
+ * Cancels pending calls and frees. The cancelled calls' callbacks run with
+ * ERR_CANCELLED synchronously, inside this function. It may be called from a
+ * callback of the same client; NULL is a no-op.
+ */
 void rpc_client_free(struct rpc_client *c);
 
 /*

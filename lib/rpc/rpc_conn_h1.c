@@ -208,7 +208,8 @@ void rpc_h1_send_reply(struct rpc_call *call)
 	if (call->out.len)
 		evbuffer_add(out, call->out.p, call->out.len);
 	c->h1_call = NULL;
-	rpc_call_free(call);
+	/* An async handler still running (its deadline answered for it) keeps the call until it completes. */
+	rpc_call_detach(call);
 	if (!keep) {
 		rpc_conn_close(c);
 		return;

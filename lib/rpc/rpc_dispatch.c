@@ -147,7 +147,7 @@ static void account(struct rpc_call *c)
 		metric_observe_ns(c->route->stats->latency, ns);
 	}
 	if (c->code != RPC_OK)
-		log_info(c->prefix, "%s: %s (%.3f ms)", rpc_code_name(c->code), c->message ? c->message : "",
+		log_info(c->prefix, "%s: %s (%.3f ms)", rpc_code_name(c->code), c->log_message ? c->log_message : "",
 			 (double)ns / 1e6);
 	else
 		log_debug(c->prefix, "OK (%.3f ms)", (double)ns / 1e6);
@@ -161,6 +161,7 @@ static void reply_error(struct rpc_call *c, int err, const char *detail)
 
 	c->code = code;
 	c->message = msg;
+	c->log_message = msg;
 	buf_writer_clear(&c->out);
 	if (kind_is_grpc(c->kind)) {
 		c->grpc_reply = 1;
@@ -390,6 +391,8 @@ void rpc_dispatch(struct rpc_call *c)
 	if (!c->route) {
 		if (c->kind == RPC_KIND_NONE)
 			c->kind = RPC_KIND_CONNECT_JSON;
+		/* Connect and plain HTTP clients expect 404 for a path nobody serves. */
+		c->http_override = 404;
 		rpc_call_fail(c, ERR_UNKNOWN_METHOD, "unknown method or path");
 		return;
 	}

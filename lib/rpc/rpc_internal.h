@@ -140,7 +140,8 @@ struct rpc_call {
 	struct buf_writer out;
 	size_t out_pos;                /* HTTP/2: bytes of out already handed to nghttp2 */
 	enum rpc_code code;
-	const char *message;           /* error text (arena or static) */
+	const char *message;           /* error text as sent (percent-encoded for gRPC) */
+	const char *log_message;       /* the same, readable, for the log line */
 	int grpc_reply;                /* send gRPC framing: trailers carry the status */
 };
 

@@ -466,6 +466,48 @@ static void on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct soc
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 }
 
+/* "127.0.0.1:7001" or "[::1]:7001", numeric hosts only; port 0 means "any free port". */
+static int parse_tcp_addr(const char *s, struct sockaddr_storage *ss, int *sslen)
+{
+	const char *colon = strrchr(s, ':');
+	char host[64];
+	size_t hl;
+	unsigned long port = 0;
+
+	if (!colon || colon[1] == 0)
+		return -1;
+	for (const char *p = colon + 1; *p; p++) {
+		if (*p < '0' || *p > '9' || port > 65535)
+			return -1;
+		port = port * 10 + (unsigned long)(*p - '0');
+	}
+	if (port > 65535)
+		return -1;
+	hl = (size_t)(colon - s);
+	if (hl >= 2 && s[0] == '[' && s[hl - 1] == ']') {
+		s++;
+		hl -= 2;
+	}
+	if (hl == 0 || hl >= sizeof(host))
+		return -1;
+	memcpy(host, s, hl);
+	host[hl] = 0;
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, host, &((struct sockaddr_in *)ss)->sin_addr) == 1) {
+		((struct sockaddr_in *)ss)->sin_family = AF_INET;
+		((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)port);
+		*sslen = (int)sizeof(struct sockaddr_in);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)ss)->sin6_addr) == 1) {
+		((struct sockaddr_in6 *)ss)->sin6_family = AF_INET6;
+		((struct sockaddr_in6 *)ss)->sin6_port = htons((uint16_t)port);
+		*sslen = (int)sizeof(struct sockaddr_in6);
+		return 0;
+	}
+	return -1;
+}
+
 static int is_loopback(const struct sockaddr *sa)
 {
 	if (sa->sa_family == AF_INET)
@@ -517,7 +559,7 @@ err_t rpc_server_listen(struct rpc_server *s, const char *addr, SSL_CTX *tls, un
 			goto fail;
 		}
 	} else if (strncmp(addr, "tcp://", 6) == 0) {
-		if (evutil_parse_sockaddr_port(addr + 6, (struct sockaddr *)&ss, &sslen) != 0) {
+		if (parse_tcp_addr(addr + 6, &ss, &sslen) != 0) {
 			*detail = "cannot parse listen address (want tcp://HOST:PORT with a numeric host)";
 			goto fail;
 		}

@@ -36,19 +36,13 @@ const char *svc_git_rev(void)
 	return DS_GIT_REV;
 }
 
-/* protobuf-c string fields are `char *` even in responses we only read from; the strings are never written. */
-static char *pb_str(const char *s)
-{
-	return (char *)(uintptr_t)s;
-}
-
 void svc_service_info(const struct svc_env *env, Dstack__Common__V1__ServiceInfo *out)
 {
-	out->name = pb_str(env->def->binary);
-	out->version = pb_str(svc_version());
-	out->git_rev = pb_str(svc_git_rev());
+	out->name = svc_pb_str(env->def->binary);
+	out->version = svc_pb_str(svc_version());
+	out->git_rev = svc_pb_str(svc_git_rev());
 	out->started_at_unix = env->started_at_unix;
-	out->node_name = pb_str(env->common->node_name ? env->common->node_name : "");
+	out->node_name = svc_pb_str(env->common->node_name ? env->common->node_name : "");
 }
 
 err_t svc_add_service(struct svc_env *env, const struct rpc_service_def *def, const char **detail)
@@ -177,28 +171,31 @@ static void format_bound(const struct svc_addr *a, const char *item, int port, c
 		snprintf(out, cap, "tcp://%s:%d", a->host, port);
 }
 
-/* Write-then-rename, so a watcher never reads a half-written file. */
+/* Write-then-rename, so a watcher never reads a half-written file. errno is kept for the caller's message. */
 static err_t write_ready_file(const char *path, const struct svc_state *st)
 {
 	struct buf_writer body, tmp;
-	const char *tmp_path;
+	const char *tmp_path = NULL;
 	size_t off = 0;
-	int fd = -1;
-	err_t err = ERR_IO_FILE;
+	int fd = -1, created = 0, saved_errno = 0;
+	err_t err;
 
 	buf_writer_init(&body, 64u << 10);
 	buf_writer_init(&tmp, 8192);
 	for (size_t i = 0; i < st->nbound; i++)
 		buf_printf(&body, "%s\n", st->bound[i]);
 	buf_printf(&tmp, "%s.tmp.%ld", path, (long)getpid());
-	if ((err = buf_writer_status(&body)) != ERR_OK || !(tmp_path = buf_cstr(&tmp))) {
-		err = err != ERR_OK ? err : buf_writer_status(&tmp);
+	if ((err = buf_writer_status(&body)) != ERR_OK)
+		goto out;
+	if (!(tmp_path = buf_cstr(&tmp))) {
+		err = buf_writer_status(&tmp);
 		goto out;
 	}
 	err = ERR_IO_FILE;
 	fd = open(tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (fd < 0)
 		goto out;
+	created = 1;
 	while (off < body.len) {
 		ssize_t n = write(fd, body.p + off, body.len - off);
 		if (n < 0 && errno == EINTR)
@@ -214,14 +211,17 @@ static err_t write_ready_file(const char *path, const struct svc_state *st)
 	fd = -1;
 	if (rename(tmp_path, path) != 0)
 		goto out;
+	created = 0;
 	err = ERR_OK;
 out:
+	saved_errno = errno;
 	if (fd >= 0)
 		close(fd);
-	if (err != ERR_OK && tmp.p)
-		unlink((const char *)tmp.p);
+	if (created)
+		unlink(tmp_path);
 	buf_writer_free(&body);
 	buf_writer_free(&tmp);
+	errno = saved_errno;
 	return err;
 }
 
@@ -377,7 +377,7 @@ static int serve(const struct svc_def *def, const struct cmd_opts *o)
 	env.config_path = o->config;
 	env.started_at_unix = wall_s();
 	log_setup(def->binary, (enum log_level)env.common->log_level);
-	log_info(NULL, "%s %s (rev %s) starting, config %s", def->binary, svc_version(), svc_git_rev(), o->config);
+	log_info(NULL, "version %s (rev %s) starting, config %s", svc_version(), svc_git_rev(), o->config);
 
 	raise_nofile(env.common);
 	/* A peer closing mid-write must be an error return on that connection, not the end of the process. */

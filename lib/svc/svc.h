@@ -129,6 +129,16 @@ err_t svc_add_ready_check(struct svc_env *env, const char *name, svc_ready_fn fn
 /* 1 while the process drains after SIGTERM/SIGINT. */
 int svc_draining(const struct svc_env *env);
 
+/*
+ * protobuf-c declares string fields `char *` even in messages we only
+ * encode; responses borrow static or config strings through this, and
+ * nothing writes through the pointer.
+ */
+static inline char *svc_pb_str(const char *s)
+{
+	return (char *)(uintptr_t)s;
+}
+
 /* Release version and source revision the binary was built from. Static strings. */
 const char *svc_version(void);
 const char *svc_git_rev(void);

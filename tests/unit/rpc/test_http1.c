@@ -432,6 +432,44 @@ static void test_bad_header_syntax(void **state)
 	assert_head_ok("GET / HTTP/1.1\r\nX: a\tb\r\n\r\n");
 }
 
+/* Long values take a word-at-a-time path: every byte class must be judged right at every offset. */
+static void check_value_byte(size_t k, uint8_t b, int want_ok)
+{
+	static const char pre[] = "GET / HTTP/1.1\r\nX: ";
+	char buf[128];
+	struct http1_request req;
+	size_t n = sizeof(pre) - 1, vlen;
+	int rc;
+
+	memcpy(buf, pre, n);
+	memset(buf + n, 'v', 40);
+	buf[n + k] = (char)b;
+	memcpy(buf + n + 40, "Z\r\n\r\n", 5);
+	rc = parse_n(buf, n + 45, MAX_HEAD, &req);
+	if (!want_ok) {
+		if (rc != ERR_PROTO_HTTP)
+			fail_msg("byte 0x%02x at %zu: got %d", b, k, rc);
+		return;
+	}
+	/* Leading whitespace is trimmed, so it shortens the value. */
+	vlen = (k == 0 && (b == ' ' || b == '\t')) ? 40 : 41;
+	if (rc != (int)(n + 45) || req.headers[0].value.len != vlen)
+		fail_msg("byte 0x%02x at %zu: got %d, value %zu bytes", b, k, rc, req.headers[0].value.len);
+}
+
+static void test_long_value_every_offset(void **state)
+{
+	static const uint8_t bad[] = { 0x00, 0x01, 0x08, 0x0b, 0x1f, 0x7f };
+	static const uint8_t good[] = { '\t', ' ', '~', 0x80, 0xff };
+
+	for (size_t k = 0; k < 40; k++) {
+		for (size_t j = 0; j < ARRAY_LEN(bad); j++)
+			check_value_byte(k, bad[j], 0);
+		for (size_t j = 0; j < ARRAY_LEN(good); j++)
+			check_value_byte(k, good[j], 1);
+	}
+}
+
 static void test_obs_fold(void **state)
 {
 	assert_head_err("GET / HTTP/1.1\r\nX: a\r\n b\r\n\r\n", ERR_PROTO_HTTP);
@@ -642,6 +680,11 @@ static void test_chunked_extensions(void **state)
 	memcpy(line, "1;", 2);
 	memcpy(line + 1025, "\r\nX\r\n0\r\n\r\n", 11);
 	assert_chunked_err(line, 1 << 16, ERR_PROTO_HTTP);
+	/* Whitespace after the size counts too. */
+	memset(line, ' ', sizeof(line));
+	line[0] = '1';
+	memcpy(line + 1025, "\r\nX\r\n0\r\n\r\n", 11);
+	assert_chunked_err(line, 1 << 16, ERR_PROTO_HTTP);
 }
 
 static void test_chunked_trailers(void **state)
@@ -838,6 +881,7 @@ int main(void)
 		cmocka_unit_test(test_bad_target),
 		cmocka_unit_test(test_bad_version),
 		cmocka_unit_test(test_bad_header_syntax),
+		cmocka_unit_test(test_long_value_every_offset),
 		cmocka_unit_test(test_obs_fold),
 		cmocka_unit_test(test_nul_byte),
 		cmocka_unit_test(test_cl_and_te),

@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* dstack-kms: root keys, per-app key derivation and the RA-TLS certificate authority. */
+#include "kms.h"
+
+int main(int argc, char **argv)
+{
+	const struct svc_def def = {
+		.name = "kms",
+		.binary = "dstack-kms",
+		.default_config = "/etc/dstack/kms.conf",
+		.keys = kms_config_keys,
+		.nkeys = kms_config_nkeys,
+		.config_size = sizeof(struct kms_config),
+		.init = kms_init,
+		.fini = kms_fini,
+	};
+
+	return svc_main(argc, argv, &def);
+}
