@@ -140,9 +140,10 @@ start() {
 	eval "url_$name=\$(head -1 \"$ready\")"
 }
 
-# Server CPU time (user+system, all threads) in clock ticks.
-cputicks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
-hz=$(getconf CLK_TCK)
+# Scheduler accounting of a process, summed over its threads (/proc/PID/task/*/schedstat):
+# "RUN_NS WAIT_NS" = time on a CPU, and time runnable but waiting for a CPU (a busy
+# machine shows up here). Needs CONFIG_SCHED_INFO; prints "0 0" without it.
+schedsnap() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ r += $1; w += $2 } END { printf "%d %d\n", r, w }'; }
 
 loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 load_start=$(loadavg)
@@ -196,57 +197,61 @@ lat_stats() {
 		      printf "%d %.3f %.3f %.3f %.3f\n", NR, s / NR / 1000, v[i50] / 1000, v[i99] / 1000, v[NR] / 1000 }'
 }
 
-results=$work/results # lines: PROTO SERVER ROUND RPS MEAN_MS P50_MS P99_MS CPU% BAD
+results=$work/results # lines: PROTO SERVER ROUND RPS MEAN P50 P99 CPU% BAD NREQ REQ/CPU-S WAIT%
 : >"$results"
 
-run_h2load() { # NAME URL DURATION ROUND(0 = warm-up)
-	local name=$1 url=$2 d=$3 round=$4 out=$work/h2load.$1.$4 t0 t1 c0 c1
-	local -a cmd=(taskset -c "$client_cpu" h2load -D "$d" -c "$gclients" -m "$gstreams" -t 1 -d "$work/req.grpc"
-		-H 'content-type: application/grpc' -H 'te: trailers' --log-file "$out.log" "$url$path")
-	c0=$(cputicks "$(eval echo \$pid_"$name")")
-	t0=$(date +%s.%N)
-	"${cmd[@]}" >"$out.txt" 2>&1 || { tail -20 "$out.txt" >&2; die "h2load against $name failed"; }
-	t1=$(date +%s.%N)
-	c1=$(cputicks "$(eval echo \$pid_"$name")")
+# run_load PROTO NAME URL DURATION ROUND(0 = warm-up): one load-generator run against a
+# server, with the server's CPU and run-queue wait over the run; parses and records.
+run_load() {
+	local proto=$1 name=$2 url=$3 d=$4 round=$5 pid out s0 s1 t0 t1
+	local -a cmd
+	pid=$(eval echo "\$pid_$name")
+	out=$work/$proto.$name.$round
+	if [ "$proto" = grpc ]; then
+		cmd=(taskset -c "$client_cpu" h2load -D "$d" -c "$gclients" -m "$gstreams" -t 1 -d "$work/req.grpc"
+			-H 'content-type: application/grpc' -H 'te: trailers' --log-file "$out.log" "$url$path")
+	else
+		cmd=(taskset -c "$client_cpu" wrk -t1 -c"$hconns" -d"${d}s" --latency -s "$work/connect.lua" "$url$path")
+	fi
+	s0=$(schedsnap "$pid")
+	t0=$(date +%s%N)
+	"${cmd[@]}" >"$out.txt" 2>&1 || { tail -20 "$out.txt" >&2; die "${cmd[2]} against $name failed"; }
+	t1=$(date +%s%N)
+	s1=$(schedsnap "$pid")
 	[ "$round" = 0 ] && return 0
-	local rps bad cpu stats
-	rps=$(awk '/^finished in/ { print $4 }' "$out.txt")
-	# Not OK: failed, errored or timed-out requests, and any non-2xx status.
-	bad=$(awk '/^requests:/ { n += $10 + $12 + $14 } /^status codes:/ { n += $5 + $7 + $9 } END { print n + 0 }' "$out.txt")
-	cpu=$(awk -v a="$c0" -v b="$c1" -v t0="$t0" -v t1="$t1" -v hz="$hz" 'BEGIN { printf "%.0f", (b - a) / hz / (t1 - t0) * 100 }')
-	stats=$(cut -f3 "$out.log" | lat_stats /dev/stdin)
-	set -- $stats
-	echo "grpc $name $round $rps $2 $3 $4 $cpu $bad" >>"$results"
-	printf '  gRPC     %-8s round %d: %10.0f req/s  mean %6.3f ms  p50 %6.3f ms  p99 %6.3f ms  server CPU %3s%%  not-2xx/failed %s\n' \
-		"$name" "$round" "$rps" "$2" "$3" "$4" "$cpu" "$bad"
+	local rps mean p50 p99 bad nreq
+	if [ "$proto" = grpc ]; then
+		rps=$(awk '/^finished in/ { print $4 }' "$out.txt")
+		# Not OK: failed, errored or timed-out requests, and any non-2xx status.
+		bad=$(awk '/^requests:/ { n += $10 + $12 + $14 } /^status codes:/ { n += $5 + $7 + $9 } END { print n + 0 }' "$out.txt")
+		read -r nreq mean p50 p99 _ < <(cut -f3 "$out.log" | lat_stats /dev/stdin)
+	else
+		rps=$(awk '/^Requests\/sec:/ { print $2 }' "$out.txt")
+		nreq=$(awk '$2 == "requests" && $3 == "in" { print $1 }' "$out.txt")
+		mean=$(to_ms "$(awk '$1 == "Latency" && NF >= 4 { print $2; exit }' "$out.txt")")
+		p50=$(to_ms "$(awk '$1 == "50%" { print $2 }' "$out.txt")")
+		p99=$(to_ms "$(awk '$1 == "99%" { print $2 }' "$out.txt")")
+		# Not OK: non-2xx/3xx answers and socket errors (connect, read, write, timeout).
+		bad=$(awk '/Non-2xx or 3xx responses:/ { n += $NF }
+			/Socket errors:/ { gsub(/,/, ""); n += $4 + $6 + $8 + $10 } END { print n + 0 }' "$out.txt")
+	fi
+	local line
+	line=$(awk -v p="$proto" -v s="$name" -v r="$round" -v rps="$rps" -v mean="$mean" -v p50="$p50" -v p99="$p99" \
+		-v bad="$bad" -v n="$nreq" -v s0="$s0" -v s1="$s1" -v t0="$t0" -v t1="$t1" 'BEGIN {
+		split(s0, a, " "); split(s1, b, " "); wall = (t1 - t0) / 1e9; run = (b[1] - a[1]) / 1e9; wait = (b[2] - a[2]) / 1e9
+		printf "%s %s %d %.0f %.3f %.3f %.3f %.0f %d %d %.0f %.0f\n", p, s, r, rps, mean, p50, p99,
+			run / wall * 100, bad, n, (run > 0 ? n / run : 0), wait / wall * 100 }')
+	echo "$line" >>"$results"
+	set -- $line
+	printf '  %-7s %-7s round %d: %8s req/s  mean %7s  p50 %7s  p99 %7s ms  server CPU %3s%%, run-queue wait %3s%%, %7s req/CPU-s  not-OK %s\n' \
+		"$1" "$2" "$3" "$4" "$5" "$6" "$7" "$8" "${12}" "${11}" "$9"
 }
+run_h2load() { run_load grpc "$@"; }
+run_wrk() { run_load connect "$@"; }
 
 # wrk latency value with unit -> milliseconds.
 to_ms() { awk -v x="$1" 'BEGIN { u = x; sub(/^[0-9.]+/, "", u); v = x + 0
 	if (u == "us") v /= 1000; else if (u == "s") v *= 1000; else if (u == "m") v *= 60000; printf "%.3f", v }'; }
-
-run_wrk() { # NAME URL DURATION ROUND(0 = warm-up)
-	local name=$1 url=$2 d=$3 round=$4 out=$work/wrk.$1.$4.txt t0 t1 c0 c1
-	local -a cmd=(taskset -c "$client_cpu" wrk -t1 -c"$hconns" -d"${d}s" --latency -s "$work/connect.lua" "$url$path")
-	c0=$(cputicks "$(eval echo \$pid_"$name")")
-	t0=$(date +%s.%N)
-	"${cmd[@]}" >"$out" 2>&1 || { tail -20 "$out" >&2; die "wrk against $name failed"; }
-	t1=$(date +%s.%N)
-	c1=$(cputicks "$(eval echo \$pid_"$name")")
-	[ "$round" = 0 ] && return 0
-	local rps mean p50 p99 bad cpu
-	rps=$(awk '/^Requests\/sec:/ { print $2 }' "$out")
-	mean=$(to_ms "$(awk '$1 == "Latency" && NF >= 4 { print $2; exit }' "$out")")
-	p50=$(to_ms "$(awk '$1 == "50%" { print $2 }' "$out")")
-	p99=$(to_ms "$(awk '$1 == "99%" { print $2 }' "$out")")
-	# Not OK: non-2xx/3xx answers and socket errors (connect, read, write, timeout).
-	bad=$(awk '/Non-2xx or 3xx responses:/ { n += $NF }
-		/Socket errors:/ { gsub(/,/, ""); n += $4 + $6 + $8 + $10 } END { print n + 0 }' "$out")
-	cpu=$(awk -v a="$c0" -v b="$c1" -v t0="$t0" -v t1="$t1" -v hz="$hz" 'BEGIN { printf "%.0f", (b - a) / hz / (t1 - t0) * 100 }')
-	echo "connect $name $round $rps $mean $p50 $p99 $cpu $bad" >>"$results"
-	printf '  Connect  %-8s round %d: %10.0f req/s  mean %6.3f ms  p50 %6.3f ms  p99 %6.3f ms  server CPU %3s%%  not-2xx/errors %s\n' \
-		"$name" "$round" "$rps" "$mean" "$p50" "$p99" "$cpu" "$bad"
-}
 
 # Alternate the order every round so neither server always runs first.
 bench() { # RUNNER OURS_URL PEER PEER_URL
@@ -290,16 +295,23 @@ ours_ok=$(curl -sS --max-time 5 "$url_ours/metrics" |
 # ---- summary ----
 median() { sort -g | awk '{ v[NR] = $1 } END { if (!NR) print 0; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 col() { awk -v p="$1" -v s="$2" -v c="$3" '$1 == p && $2 == s { print $c }' "$results" | median; }
-sum_bad() { awk -v p="$1" -v s="$2" '$1 == p && $2 == s { n += $9 } END { print n + 0 }' "$results"; }
+sum_bad() { awk -v p="$1" -v s="$2" '$1 == p && $2 == s { n += $9 } END { print n + 0 }' "$results"; } # all rounds
 
-echo "== results (median of $rounds round(s) of ${duration}s; latency per request, ms) =="
-printf '%-22s %-22s %12s %9s %9s %9s %8s %8s %9s\n' protocol server "req/s" mean p50 p99 "srv CPU" "not-OK" "ours/peer"
-row() { # PROTO LABEL SERVER PEER
-	local rps ratio=""
-	rps=$(col "$1" "$3" 4)
-	[ "$3" = ours ] && ratio=$(awk -v a="$rps" -v b="$(col "$1" "$4" 4)" 'BEGIN { if (b > 0) printf "%.2fx", a / b }')
-	printf '%-22s %-22s %12.0f %9.3f %9.3f %9.3f %7s%% %8s %9s\n' "$2" "$5" "$rps" "$(col "$1" "$3" 5)" \
-		"$(col "$1" "$3" 6)" "$(col "$1" "$3" 7)" "$(col "$1" "$3" 8)" "$(sum_bad "$1" "$3")" "$ratio"
+echo "== results: median of $rounds round(s) of ${duration}s each; latency per request in ms =="
+echo "(srv CPU and run-queue wait are shares of wall time; req/CPU-s = requests per second of server CPU)"
+echo
+echo "| protocol | server | req/s | ratio | p50 | p99 | mean | srv CPU | run-queue wait | req/CPU-s | ratio/CPU | not-OK |"
+echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+row() { # PROTO LABEL SERVER PEER SERVERLABEL
+	local rps cps ratio="" cratio=""
+	rps=$(col "$1" "$3" 4) cps=$(col "$1" "$3" 11)
+	if [ "$3" = ours ]; then
+		ratio=$(awk -v a="$rps" -v b="$(col "$1" "$4" 4)" 'BEGIN { if (b > 0) printf "%.2fx", a / b }')
+		cratio=$(awk -v a="$cps" -v b="$(col "$1" "$4" 11)" 'BEGIN { if (b > 0) printf "%.2fx", a / b }')
+	fi
+	printf '| %s | %s | %.0f | %s | %.3f | %.3f | %.3f | %.0f%% | %.0f%% | %.0f | %s | %s |\n' "$2" "$5" "$rps" "$ratio" \
+		"$(col "$1" "$3" 6)" "$(col "$1" "$3" 7)" "$(col "$1" "$3" 5)" "$(col "$1" "$3" 8)" "$(col "$1" "$3" 12)" \
+		"$cps" "$cratio" "$(sum_bad "$1" "$3")"
 }
 if [ "$only" != connect ]; then
 	row grpc "gRPC h2c (h2load)" ours grpcjs "ds_test_server"
@@ -309,6 +321,7 @@ if [ "$only" != grpc ]; then
 	row connect "Connect HTTP/1.1 (wrk)" ours connect "ds_test_server"
 	row connect "Connect HTTP/1.1 (wrk)" connect ours "connect-node"
 fi
+echo
 echo "ours: Echo finished OK $ours_ok, not OK $ours_not_ok (server metrics, all runs incl. warm-up and checks)"
 echo "load average: start $load_start${load_grpc:+, after gRPC $load_grpc}${load_connect:+, after Connect $load_connect}"
 

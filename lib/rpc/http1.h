@@ -53,7 +53,7 @@ struct http1_request {
  * Bare LF line endings are accepted; NUL bytes never are. With 0 returned the
  * caller calls again with the same buffer plus more bytes (the parser keeps no state).
  */
-int http1_parse_head(const char *buf, size_t len, size_t max_head, struct http1_request *req);
+int http1_parse_head(const char *buf, size_t len, size_t max_head, struct http1_request *req) MUST_CHECK;
 
 /* Case-insensitive lookup; NULL when absent. Returns the first match. */
 const struct http1_str *http1_header_get(const struct http1_request *req, const char *name);
@@ -80,7 +80,7 @@ struct http1_chunked {
  * after data, trailers over 8 KiB).
  */
 int http1_chunked_feed(struct http1_chunked *c, const uint8_t *in, size_t len, struct buf_writer *out,
-		       size_t *consumed);
+		       size_t *consumed) MUST_CHECK;
 
 /* Standard reason phrase for a status code ("OK", "Not Found"); "Unknown" otherwise. */
 const char *http1_reason(int status);

@@ -93,6 +93,16 @@ static int h1_step(struct rpc_conn *c)
 		p = (const char *)evbuffer_pullup(in, (ssize_t)take);
 		if (!p)
 			return 0;
+		/*
+		 * The parser is stateless, so re-parsing on every byte of a slow
+		 * client would be quadratic: re-parse only when a line ended.
+		 */
+		if (take < s->o.max_header_bytes && c->h1_scanned < take &&
+		    !memchr(p + c->h1_scanned, '\n', take - c->h1_scanned)) {
+			c->h1_scanned = take;
+			return 0;
+		}
+		c->h1_scanned = take;
 		rc = http1_parse_head(p, take, s->o.max_header_bytes, &req);
 		if (rc == 0 && avail >= s->o.max_header_bytes)
 			rc = ERR_PROTO_TOO_LARGE;
@@ -106,6 +116,7 @@ static int h1_step(struct rpc_conn *c)
 			return 0;
 		}
 		c->h1_head_started = 0;
+		c->h1_scanned = 0;
 		c->h1_minor = req.minor_version;
 		c->h1_keep_alive = req.keep_alive && !s->draining;
 		h1_begin_call(c, &req);

@@ -110,6 +110,7 @@ struct rpc_conn {
 	int h1_minor;
 	int h1_in_read;                /* inside rpc_h1_on_read: replies must not re-enter it */
 	int h1_head_started;
+	size_t h1_scanned;             /* head bytes already looked at for a line end */
 	uint64_t last_active_ms;
 };
 

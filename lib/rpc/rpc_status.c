@@ -45,6 +45,7 @@ enum rpc_code rpc_code_from_err(int err)
 		return RPC_UNIMPLEMENTED;
 	case ERR_AUTH_UNAUTHENTICATED:
 	case ERR_AUTH_PEER_REQUIRED:
+	case ERR_AUTH_ADMIN_REQUIRED:
 		return RPC_UNAUTHENTICATED;
 	case ERR_UNAVAILABLE:
 	case ERR_SHUTTING_DOWN:

@@ -177,6 +177,25 @@ describe('grpc-js over h2c', () => {
 	});
 });
 
+describe('grpc-js over h2c with --max-message-size 65536', () => {
+	let srv, client;
+
+	before(async () => {
+		srv = await startTestServer(['--max-message-size', '65536']);
+		client = new Bench(`127.0.0.1:${srv.port}`, grpc.credentials.createInsecure());
+	});
+	after(async () => {
+		client?.close();
+		await srv?.stop();
+	});
+
+	test('a request over the limit → RESOURCE_EXHAUSTED with the server\'s message', { timeout: 10000 }, async () => {
+		await grpcRejects(unary(client, 'Echo', { text: 'x'.repeat(70000) }), 8, 'request message exceeds the size limit');
+		const resp = await unary(client, 'Echo', { text: 'x'.repeat(60000) });
+		assert.equal(resp.text.length, 60000);
+	});
+});
+
 // --- gRPC over TLS with client certificates ---
 
 describe('grpc-js over TLS with client certificates', () => {
