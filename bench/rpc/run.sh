@@ -352,11 +352,14 @@ if [ "$perf_s" != 0 ]; then
 		local pp=$!
 		pids+=("$pp")
 		sleep 0.3
-		$2 ours "$url_ours" "$perf_s" 0
+		$2 ours "$url_ours" "$((perf_s + 1))" 0
 		wait "$pp"
-		echo "== perf: ds_test_server under $1 load (self time, top symbols) =="
-		perf report -i "$data" --stdio --no-children --sort symbol 2>/dev/null |
-			awk '/^ +[0-9.]+%/ { print; if (++n == 25) exit }'
+		echo "== perf: ds_test_server under $1 load (self time by object, then top symbols) =="
+		perf report -i "$data" --stdio --no-children --sort dso -g none 2>/dev/null |
+			awk '/^ +[0-9.]+%/ { printf "  %7s  %s\n", $1, $2; if (++n == 8) exit }'
+		echo "  --"
+		perf report -i "$data" --stdio --no-children --sort dso,symbol -g none 2>/dev/null |
+			awk '/^ +[0-9.]+%/ { printf "  %7s  %-24s %s\n", $1, $2, $4; if (++n == 25) exit }'
 		echo
 	}
 	[ "$only" = connect ] || prof grpc run_h2load
