@@ -143,7 +143,7 @@ start() {
 # Scheduler accounting of a process, summed over its threads (/proc/PID/task/*/schedstat):
 # "RUN_NS WAIT_NS" = time on a CPU, and time runnable but waiting for a CPU (a busy
 # machine shows up here). Needs CONFIG_SCHED_INFO; prints "0 0" without it.
-schedsnap() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ r += $1; w += $2 } END { printf "%d %d\n", r, w }'; }
+schedsnap() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ r += $1; w += $2 } END { printf "%.0f %.0f\n", r, w }'; }
 
 loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 load_start=$(loadavg)
@@ -239,7 +239,7 @@ run_load() {
 	line=$(awk -v p="$proto" -v s="$name" -v r="$round" -v rps="$rps" -v mean="$mean" -v p50="$p50" -v p99="$p99" \
 		-v bad="$bad" -v n="$nreq" -v s0="$s0" -v s1="$s1" -v t0="$t0" -v t1="$t1" 'BEGIN {
 		split(s0, a, " "); split(s1, b, " "); wall = (t1 - t0) / 1e9; run = (b[1] - a[1]) / 1e9; wait = (b[2] - a[2]) / 1e9
-		printf "%s %s %d %.0f %.3f %.3f %.3f %.0f %d %d %.0f %.0f\n", p, s, r, rps, mean, p50, p99,
+		printf "%s %s %d %.0f %.3f %.3f %.3f %.0f %.0f %.0f %.0f %.0f\n", p, s, r, rps, mean, p50, p99,
 			run / wall * 100, bad, n, (run > 0 ? n / run : 0), wait / wall * 100 }')
 	echo "$line" >>"$results"
 	set -- $line

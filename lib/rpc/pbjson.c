@@ -17,8 +17,7 @@
 
 /*
  * Longest number text handed to strtod/strtof. 767 significant digits decide
- * any double; the cap keeps libc's big-number path from turning a long digit
- * string into superlinear work.
+ * any double; the cap bounds the work of libc's arbitrary-precision path.
  */
 #define PBJSON_NUM_MAX 1100
 
@@ -1070,6 +1069,7 @@ static err_t parse_field(struct jp *p, ProtobufCMessage *msg, const ProtobufCFie
 		return parse_repeated(p, msg, f);
 	if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
 		oneof_case = (uint32_t *)(void *)((char *)msg + f->quantifier_offset);
+		/* Two members of one oneof would silently overwrite each other in the shared union. */
 		if (*oneof_case != 0 && *oneof_case != f->id)
 			return jp_fail(p, ERR_PROTO_JSON, f, "second member of a oneof");
 	}

@@ -51,6 +51,7 @@ static void h1_begin_call(struct rpc_conn *c, const struct http1_request *req)
 	}
 	c->h1_call = call;
 	call->is_head_method_post = req->method == HTTP1_POST;
+	call->is_head = req->method == HTTP1_HEAD;
 	call->is_get = req->method == HTTP1_GET || req->method == HTTP1_HEAD;
 	rpc_call_begin(call, req->target.p, req->target.len, req->content_type.p, req->content_type.len);
 	/* gRPC needs HTTP/2 trailers; over HTTP/1.1 only Connect and plain routes are served. */
@@ -216,7 +217,8 @@ void rpc_h1_send_reply(struct rpc_call *call)
 		     call->content_type ? call->content_type : "application/octet-stream", call->out.len,
 		     keep ? (c->h1_minor == 0 ? "Connection: keep-alive\r\n" : "") : "Connection: close\r\n");
 	evbuffer_add(out, head, (size_t)n);
-	if (call->out.len)
+	/* HEAD gets the Content-Length of the body it would have had, and no body. */
+	if (call->out.len && !call->is_head)
 		evbuffer_add(out, call->out.p, call->out.len);
 	c->h1_call = NULL;
 	/* An async handler still running (its deadline answered for it) keeps the call until it completes. */

@@ -48,12 +48,17 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *
 	call = stream_call(s, f->hd.stream_id);
 	if (!call)
 		return 0;
+	/* nghttp2 advertises SETTINGS_MAX_HEADER_LIST_SIZE but does not enforce it on receipt. */
+	call->header_bytes += namelen + valuelen + 32;
+	if (call->header_bytes > call->srv->o.max_header_bytes)
+		return 0;
 #define IS(lit) (namelen == sizeof(lit) - 1 && memcmp(name, lit, namelen) == 0)
 	if (IS(":path")) {
 		call->message = arena_memdup(&call->arena, value, valuelen); /* path until begin; reset there */
 	} else if (IS(":method")) {
 		call->is_head_method_post = valuelen == 4 && memcmp(value, "POST", 4) == 0;
-		call->is_get = valuelen == 3 && memcmp(value, "GET", 3) == 0;
+		call->is_head = valuelen == 4 && memcmp(value, "HEAD", 4) == 0;
+		call->is_get = call->is_head || (valuelen == 3 && memcmp(value, "GET", 3) == 0);
 	} else if (IS("content-type")) {
 		call->content_type = arena_memdup(&call->arena, value, valuelen);
 	} else if (IS("grpc-timeout")) {
@@ -87,8 +92,15 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *arg)
 	call = stream_call(s, f->hd.stream_id);
 	if (!call)
 		return 0;
-	if (f->hd.type == NGHTTP2_HEADERS && f->headers.cat == NGHTTP2_HCAT_REQUEST)
+	if (f->hd.type == NGHTTP2_HEADERS && f->headers.cat == NGHTTP2_HCAT_REQUEST) {
 		h2_begin(call);
+		if (call->header_bytes > call->srv->o.max_header_bytes) {
+			call->http_override = 431;
+			call->rst_after_reply = !(f->hd.flags & NGHTTP2_FLAG_END_STREAM);
+			rpc_call_fail(call, ERR_PROTO_TOO_LARGE, "request headers exceed the size limit");
+			return 0;
+		}
+	}
 	if ((f->hd.flags & NGHTTP2_FLAG_END_STREAM) && !call->replied)
 		rpc_dispatch(call);
 	return 0;
@@ -104,8 +116,9 @@ static int on_data_chunk(nghttp2_session *s, uint8_t flags, int32_t id, const ui
 		return 0;
 	buf_put(&call->body, data, len);
 	if (buf_writer_status(&call->body) != ERR_OK) {
+		call->http_override = 413;
+		call->rst_after_reply = 1;
 		rpc_call_fail(call, ERR_PROTO_TOO_LARGE, "request message exceeds the size limit");
-		nghttp2_submit_rst_stream(s, NGHTTP2_FLAG_NONE, id, NGHTTP2_NO_ERROR);
 		return 0;
 	}
 	/* Refuse an oversized gRPC message as soon as its length prefix arrives. */
@@ -114,9 +127,29 @@ static int on_data_chunk(nghttp2_session *s, uint8_t flags, int32_t id, const ui
 		const uint8_t *p = call->body.p;
 		uint32_t mlen = (uint32_t)p[1] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 8 | p[4];
 		if (mlen > call->srv->o.max_message_size) {
+			call->rst_after_reply = 1;
 			rpc_call_fail(call, ERR_PROTO_TOO_LARGE, "request message exceeds the size limit");
-			nghttp2_submit_rst_stream(s, NGHTTP2_FLAG_NONE, id, NGHTTP2_NO_ERROR);
 		}
+	}
+	return 0;
+}
+
+/*
+ * A reply sent before the request ended (too large, timed out): once its last
+ * frame is out, RST_STREAM(NO_ERROR) tells the client to stop sending
+ * (RFC 9113 §8.1). Resetting earlier would discard the queued reply.
+ */
+static int on_frame_send(nghttp2_session *s, const nghttp2_frame *f, void *arg)
+{
+	struct rpc_call *call;
+
+	(void)arg;
+	if ((f->hd.type != NGHTTP2_HEADERS && f->hd.type != NGHTTP2_DATA) || !(f->hd.flags & NGHTTP2_FLAG_END_STREAM))
+		return 0;
+	call = stream_call(s, f->hd.stream_id);
+	if (call && call->rst_after_reply) {
+		call->rst_after_reply = 0;
+		nghttp2_submit_rst_stream(s, NGHTTP2_FLAG_NONE, f->hd.stream_id, NGHTTP2_NO_ERROR);
 	}
 	return 0;
 }
@@ -145,6 +178,7 @@ err_t rpc_h2_callbacks_new(nghttp2_session_callbacks **out)
 	nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, on_frame_recv);
 	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, on_data_chunk);
 	nghttp2_session_callbacks_set_on_stream_close_callback(cbs, on_stream_close);
+	nghttp2_session_callbacks_set_on_frame_send_callback(cbs, on_frame_send);
 	*out = cbs;
 	return ERR_OK;
 }
@@ -283,7 +317,8 @@ void rpc_h2_send_reply(struct rpc_call *call)
 	}
 	/* nghttp2 copies names and values during submit, so the stack buffers above are fine. */
 	rv = nghttp2_submit_response(c->h2, call->stream_id, nva, n,
-				     trailers_only || (!call->grpc_reply && call->out.len == 0) ? NULL : &dp);
+				     trailers_only || call->is_head || (!call->grpc_reply && call->out.len == 0) ? NULL
+														 : &dp);
 	if (rv != 0) {
 		nghttp2_submit_rst_stream(c->h2, NGHTTP2_FLAG_NONE, call->stream_id, NGHTTP2_INTERNAL_ERROR);
 	}
@@ -310,9 +345,9 @@ void rpc_h2_sweep(struct rpc_conn *c, uint64_t now)
 		any = 1;
 		if (!call->replied && !call->async && now > call->recv_deadline_ms) {
 			metric_add(s->m_timeouts, 1);
-			int32_t id = call->stream_id;
+			call->rst_after_reply = 1;
+			call->http_override = 408;
 			rpc_call_fail(call, ERR_IO_TIMEOUT, "request not received in time");
-			nghttp2_submit_rst_stream(c->h2, NGHTTP2_FLAG_NONE, id, NGHTTP2_CANCEL);
 		}
 	}
 	c->h2_in_recv = 0;

@@ -400,13 +400,16 @@ void rpc_dispatch(struct rpc_call *c)
 		dispatch_http(c);
 		return;
 	}
+	if (!c->is_head_method_post) {
+		c->http_override = 405;
+		if (c->kind == RPC_KIND_NONE)
+			c->kind = RPC_KIND_CONNECT_JSON;
+		rpc_call_fail(c, ERR_UNIMPLEMENTED, "RPC methods take POST");
+		return;
+	}
 	if (c->kind == RPC_KIND_NONE) {
 		rpc_call_fail(c, ERR_PROTO_CONTENT_TYPE,
 			      "content-type must be application/grpc, application/json or application/proto");
-		return;
-	}
-	if (!c->is_head_method_post) {
-		rpc_call_fail(c, ERR_UNIMPLEMENTED, "RPC methods take POST");
 		return;
 	}
 	if (c->srv->draining && !c->conn) {

@@ -129,6 +129,9 @@ struct rpc_call {
 	struct event *deadline_ev;     /* armed only for async calls with a deadline */
 	int is_head_method_post;       /* :method / request method was POST */
 	int is_get;
+	int is_head;                   /* HEAD: reply with headers only */
+	int rst_after_reply;           /* HTTP/2: reset the stream once the reply is out (client still sending) */
+	size_t header_bytes;           /* HTTP/2: header list size so far (RFC 9113 counting) */
 	int async, cancelled, done, replied;
 	int early_error;               /* an error decided before the body arrived */
 	char *authorization;           /* request header copy (arena), for RPC_F_ADMIN */

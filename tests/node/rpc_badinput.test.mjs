@@ -19,6 +19,7 @@ const ECHO = '/dstack.test.v1.Bench/Echo';
 const MAX_MSG = 65536;
 const BODY_TIMEOUT_MS = 1000;
 const HEAD_TIMEOUT_MS = 1000;
+const IDLE_TIMEOUT_MS = 1000;
 
 const registry = createFileRegistry(fromBinary(FileDescriptorSetSchema, readFileSync(descriptorSetPath())));
 const EchoRequest = registry.getMessage('dstack.test.v1.EchoRequest');
@@ -30,7 +31,7 @@ const echoBytes = (init) => Buffer.from(toBinary(EchoRequest, create(EchoRequest
 // --- raw HTTP/1.1 ---
 
 /** Parse one HTTP/1.1 response (Content-Length framed) from buf; null if incomplete. */
-function parseResponse(buf) {
+function parseResponse(buf, { head = false } = {}) {
 	const end = buf.indexOf('\r\n\r\n');
 	if (end < 0)
 		return null;
@@ -45,7 +46,8 @@ function parseResponse(buf) {
 	}
 	if (headers['transfer-encoding'])
 		throw new Error(`unexpected transfer-encoding in response: ${headers['transfer-encoding']}`);
-	const cl = Number(headers['content-length'] ?? 0);
+	// A response to HEAD has no body, whatever Content-Length says (RFC 9110 §9.3.2).
+	const cl = head ? 0 : Number(headers['content-length'] ?? 0);
 	if (buf.length < end + 4 + cl)
 		return null;
 	const body = buf.subarray(end + 4, end + 4 + cl);
@@ -103,10 +105,10 @@ class RawConn {
 	}
 
 	/** The next response; fails if the connection closes first or nothing arrives within ms. */
-	async response(ms = 5000) {
+	async response(ms = 5000, opts = {}) {
 		const deadline = Date.now() + ms;
 		for (;;) {
-			const p = parseResponse(this.buf);
+			const p = parseResponse(this.buf, opts);
 			if (p) {
 				this.buf = p.rest;
 				return p.res;
@@ -337,6 +339,18 @@ describe('HTTP/1.1 raw sockets', () => {
 		c.destroy();
 	});
 
+	test('HEAD /healthz: headers only, and the next response on the connection is intact', { timeout: 15000 }, async () => {
+		const c = await RawConn.open(srv.port);
+		await c.write(`HEAD /healthz HTTP/1.1\r\nHost: a\r\n\r\nGET /healthz HTTP/1.1\r\nHost: a\r\n\r\n`);
+		const h = await c.response(5000, { head: true });
+		assert.equal(h.status, 200);
+		const g = await c.response();
+		assert.equal(g.status, 200);
+		assert.equal(g.body, 'ok\n');
+		assert.equal(c.buf.length, 0, `bytes after the GET response: ${JSON.stringify(c.buf.toString('latin1'))}`);
+		c.destroy();
+	});
+
 	test('two pipelined requests in one write → two responses in order', { timeout: 15000 }, async () => {
 		const c = await RawConn.open(srv.port);
 		// The first one is slow (async handler), so an out-of-order server would answer the second first.
@@ -490,10 +504,37 @@ describe('HTTP/2', () => {
 		assert.ok(winner, `stream not cancelled within ${BODY_TIMEOUT_MS + 2500} ms`);
 		const dt = Date.now() - t0;
 		assert.ok(dt >= BODY_TIMEOUT_MS - 50, `cancelled after only ${dt} ms`);
-		assert.notEqual(grpcStatus(winner), 0, 'a hung stream must not succeed');
-		assert.equal(winner.rstCode, http2.constants.NGHTTP2_CANCEL, `rst code ${winner.rstCode}`);
+		// The server answers with a status (UNAVAILABLE) and then resets the half-open stream
+		// with NO_ERROR (RFC 9113 §8.1), so the client learns why.
+		assert.equal(grpcStatus(winner), 14, 'a hung stream gets UNAVAILABLE');
+		assert.equal(winner.rstCode, http2.constants.NGHTTP2_NO_ERROR, `rst code ${winner.rstCode}`);
 		assert.ok(!session.closed && !session.destroyed, 'the connection was closed');
 		await h2Echo(session, 'after the timeout');
+	});
+
+	test('HEAD /healthz → a response without DATA (no protocol error)', { timeout: 10000 }, async () => {
+		const r = await h2Call(session, { ':method': 'HEAD', ':path': '/healthz' }).done;
+		assert.equal(r.error, null, `stream error: ${r.error?.message}`);
+		assert.equal(r.rstCode, http2.constants.NGHTTP2_NO_ERROR);
+		assert.equal(r.headers?.[':status'], 200);
+		assert.equal(r.data.length, 0);
+		await h2Echo(session, 'after HEAD');
+	});
+
+	test('a header list over 16 KiB is not served', { timeout: 10000 }, async () => {
+		const s2 = await h2Connect(srv.port);
+		s2.on('error', () => {});
+		try {
+			const h = { ...grpcHeaders(), 'x-big': 'b'.repeat(20 * 1024) };
+			const r = await h2Call(s2, h, [grpcFrame(echoBytes({ text: 'big headers' }))]).done;
+			// gRPC errors travel as :status 200 + grpc-status; RESOURCE_EXHAUSTED (8) means refused.
+			assert.ok(r.headers?.[':status'] !== 200 || grpcStatus(r) === 8,
+				`served a ${20 * 1024}-byte header against SETTINGS_MAX_HEADER_LIST_SIZE 16384 (grpc-status ${grpcStatus(r)})`);
+			assert.equal(grpcStatus(r), 8);
+		} finally {
+			s2.destroy();
+		}
+		await h2Echo(session, 'after big headers');
 	});
 
 	test('raw garbage after the preface → GOAWAY and close of that connection only', { timeout: 10000 }, async () => {
@@ -523,7 +564,7 @@ describe('slowloris', () => {
 	let srv;
 
 	before(async () => {
-		srv = await startTestServer(['--handshake-timeout-ms', String(HEAD_TIMEOUT_MS)]);
+		srv = await startTestServer(['--handshake-timeout-ms', String(HEAD_TIMEOUT_MS), '--idle-timeout-ms', String(IDLE_TIMEOUT_MS)]);
 	});
 	after(async () => { await srv?.stop(); });
 
@@ -562,6 +603,21 @@ describe('slowloris', () => {
 				c.destroy();
 			await Promise.all(dribblers);
 		}
+		await assertServes(srv.port);
+	});
+
+	test('an idle keep-alive connection is closed after --idle-timeout-ms; a connection that never sends is closed too', { timeout: 15000 }, async () => {
+		const c = await RawConn.open(srv.port);
+		await c.write(post(ECHO, '{"text":"then idle"}'));
+		const res = await c.response();
+		assert.equal(res.status, 200);
+		const t0 = Date.now();
+		const silent = await RawConn.open(srv.port);
+		assert.ok(await c.closedWithin(IDLE_TIMEOUT_MS + 2500), 'idle keep-alive connection left open');
+		assert.ok(Date.now() - t0 >= IDLE_TIMEOUT_MS - 100, `idle connection closed after only ${Date.now() - t0} ms`);
+		assert.ok(await silent.closedWithin(Math.max(0, HEAD_TIMEOUT_MS + 2500 - (Date.now() - t0))), 'silent connection left open');
+		c.destroy();
+		silent.destroy();
 		await assertServes(srv.port);
 	});
 });

@@ -5,6 +5,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import net from 'node:net';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -211,7 +212,7 @@ describe('grpc-js over TLS with client certificates', () => {
 	before(async () => {
 		tls = makeTlsMaterial();
 		srv = await startTestServer(['--tls-cert', tls.serverCert, '--tls-key', tls.serverKey,
-			'--client-ca', tls.caCert, '--require-client-cert']);
+			'--client-ca', tls.caCert, '--require-client-cert', '--handshake-timeout-ms', '1000']);
 		assert.match(srv.url, /^https:\/\/127\.0\.0\.1:\d+$/);
 	});
 	after(async () => {
@@ -241,6 +242,33 @@ describe('grpc-js over TLS with client certificates', () => {
 		const err = await grpcRejects(unary(c, 'Echo', { text: 'wrong ca' }, { deadline: Date.now() + 5000 }), G.UNAVAILABLE);
 		// The server aborts the handshake with unknown_ca (alert 48).
 		assert.match(err.details, /unknown ca/i);
+	});
+
+	test('curl: Connect JSON over TLS with ALPN http/1.1 and h2', { timeout: 15000 }, async () => {
+		const base = `https://localhost:${srv.port}`;
+		const tlsArgs = ['--resolve', `localhost:${srv.port}:127.0.0.1`, '--cacert', tls.caCert,
+			'--cert', tls.clientCert, '--key', tls.clientKey];
+		for (const ver of ['--http1.1', '--http2']) {
+			const r = await curlJson(base, ECHO, '{"text":"tls curl"}', [...tlsArgs, ver]);
+			assert.equal(r.status, 200, `${ver}: ${r.body}`);
+			assert.equal(r.body, '{"text":"tls curl"}');
+			const f = await curlJson(base, FAIL, '{"code":7,"message":"tls denied"}', [...tlsArgs, ver]);
+			assert.equal(f.status, 403, `${ver}: ${f.body}`);
+			assert.equal(f.body, '{"code":"permission_denied","message":"tls denied"}');
+		}
+		// Without a client certificate the handshake fails: curl gets no HTTP status at all.
+		await assert.rejects(curlJson(base, ECHO, '{}', ['--resolve', `localhost:${srv.port}:127.0.0.1`, '--cacert', tls.caCert]));
+	});
+
+	test('a TCP connection that never starts the TLS handshake is closed after the handshake timeout', { timeout: 10000 }, async () => {
+		const sock = net.connect({ port: srv.port, host: '127.0.0.1' });
+		sock.on('error', () => {});
+		const t0 = Date.now();
+		await new Promise((res) => sock.once('connect', res));
+		const closed = await Promise.race([new Promise((res) => sock.once('close', () => res(true))), sleep(3500).then(() => false)]);
+		sock.destroy();
+		assert.ok(closed, 'silent connection still open 3.5 s after connect (handshake timeout 1 s)');
+		assert.ok(Date.now() - t0 >= 950, `closed after ${Date.now() - t0} ms, before the timeout`);
 	});
 
 	test('the server still serves trusted clients after refusals', { timeout: 10000 }, async () => {
@@ -296,6 +324,47 @@ for (const useBinaryFormat of [false, true]) {
 		});
 	});
 }
+
+describe('connect-node over HTTP/2 (h2c)', () => {
+	let srv;
+	before(async () => { srv = await startTestServer(); });
+	after(async () => { await srv?.stop(); });
+
+	for (const useBinaryFormat of [false, true]) {
+		test(`Echo, Fail, unknown method (${useBinaryFormat ? 'binary' : 'JSON'})`, { timeout: 10000 }, async () => {
+			const transport = createConnectTransport({ httpVersion: '2', baseUrl: srv.url, useBinaryFormat });
+			const client = createClient(benchService, transport);
+			const resp = await client.echo({ text: 'h2 connect', data: new Uint8Array([9, 8, 7]) });
+			assert.equal(resp.text, 'h2 connect');
+			assert.deepEqual(Array.from(resp.data), [9, 8, 7]);
+			await connectRejects(client.fail({ code: G.PERMISSION_DENIED, message: 'h2 denied' }), Code.PermissionDenied, 'h2 denied');
+			await connectRejects(createClient(benchNopeService, transport).nope({}), Code.Unimplemented);
+		});
+	}
+});
+
+describe('graceful shutdown', () => {
+	test('SIGTERM lets in-flight gRPC and Connect calls finish, then the server exits 0', { timeout: 20000 }, async () => {
+		const srv = await startTestServer();
+		const client = new Bench(`127.0.0.1:${srv.port}`, grpc.credentials.createInsecure());
+		const connect = createClient(benchService, createConnectTransport({ httpVersion: '1.1', baseUrl: srv.url }));
+		try {
+			await unary(client, 'Echo', { text: 'warm up' });
+			const g = unary(client, 'Echo', { text: 'grpc in flight', sleep_ms: 700 });
+			const c = connect.echo({ text: 'connect in flight', sleepMs: 700 });
+			await sleep(200);
+			const stopped = srv.stop(); // SIGTERM by PID; asserts exit code 0
+			stopped.catch(() => {}); // awaited below; this only keeps an early failure from going unhandled
+			const [gr, cr] = await Promise.all([g, c]);
+			assert.equal(gr.text, 'grpc in flight');
+			assert.equal(cr.text, 'connect in flight');
+			await stopped;
+		} finally {
+			client.close();
+			await srv.stop().catch(() => {});
+		}
+	});
+});
 
 // --- curl with JSON ---
 
