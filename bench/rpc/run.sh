@@ -100,6 +100,12 @@ cleanup() {
 	done
 	if [ $keep = 1 ]; then echo "work directory kept: $work"; else rm -rf "$work"; fi
 }
+# Forget a PID that has been waited for (it may be reused by then).
+unpid() {
+	local p rest=()
+	for p in "${pids[@]}"; do [ "$p" = "$1" ] || rest+=("$p"); done
+	pids=("${rest[@]}")
+}
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
@@ -121,13 +127,14 @@ EOF
 path=/dstack.test.v1.Bench/Echo
 
 # ---- servers ----
+pid_ours="" url_ours="" url_grpcjs="" url_connect=""
 # start NAME READYFILE CMD...: starts CMD pinned to the server CPU, waits for the ready file.
 start() {
 	local name=$1 ready=$2 i
 	shift 2
 	taskset -c "$server_cpu" "$@" >"$work/$name.log" 2>&1 &
 	pids+=($!)
-	eval "pid_$name=$!"
+	printf -v "pid_$name" '%s' "$!"
 	for ((i = 0; i < 200; i++)); do
 		[ -s "$ready" ] && break
 		kill -0 "${pids[-1]}" 2>/dev/null || break
@@ -137,7 +144,7 @@ start() {
 		tail -20 "$work/$name.log" >&2
 		die "$name did not become ready"
 	fi
-	eval "url_$name=\$(head -1 \"$ready\")"
+	printf -v "url_$name" '%s' "$(head -1 "$ready")"
 }
 
 # Scheduler accounting of a process, summed over its threads (/proc/PID/task/*/schedstat):
@@ -189,6 +196,7 @@ if [ "$only" != grpc ]; then check_connect ours "$url_ours"; check_connect conne
 echo
 
 # ---- load generators ----
+median() { sort -g | awk '{ v[NR] = $1 } END { if (!NR) print 0; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 # Per-request latencies (microseconds, one per line) -> "n mean p50 p99 max" in ms.
 lat_stats() {
 	sort -n "$1" | awk '{ v[NR] = $1; s += $1 }
@@ -197,16 +205,26 @@ lat_stats() {
 		      printf "%d %.3f %.3f %.3f %.3f\n", NR, s / NR / 1000, v[i50] / 1000, v[i99] / 1000, v[NR] / 1000 }'
 }
 
-results=$work/results # lines: PROTO SERVER ROUND RPS MEAN P50 P99 CPU% BAD NREQ REQ/CPU-S WAIT%
+results=$work/results
+# One line per measured run:
+#  1 PROTO  2 SERVER  3 ROUND  4 REQ/S  5 MEAN_MS  6 P50_MS  7 P99_MS  8 SERVER_CPU%  9 NOT_OK
+# 10 REQUESTS  11 REQ/CPU-S  12 SERVER_RUNQ_WAIT%  13 LOADGEN_CPU%  14 P99_MS_MEDIAN_OF_1S_WINDOWS (gRPC only)
 : >"$results"
 
-# run_load PROTO NAME URL DURATION ROUND(0 = warm-up): one load-generator run against a
-# server, with the server's CPU and run-queue wait over the run; parses and records.
+# CPU seconds (user + system) of this shell's waited-for children, from the output of
+# the `times` builtin (which must run in this shell itself, not in a $(...) subshell).
+childcpu() { awk 'NR == 2 { t = 0; for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); t += a[1] * 60 + a[2] } print t }' "$1"; }
+
+# run_load PROTO NAME URL DURATION ROUND: one load-generator run against a server, with
+# the server's CPU and run-queue wait over the run. A numeric ROUND > 0 is recorded;
+# anything else (warmup, perf) is only run.
 run_load() {
-	local proto=$1 name=$2 url=$3 d=$4 round=$5 pid out s0 s1 t0 t1
+	local proto=$1 name=$2 url=$3 d=$4 round=$5 pid out s0 s1 t0 t1 c0 c1
 	local -a cmd
-	pid=$(eval echo "\$pid_$name")
+	pid=pid_$name
+	pid=${!pid}
 	out=$work/$proto.$name.$round
+	rm -f "$out.log" # h2load appends to its log file
 	if [ "$proto" = grpc ]; then
 		cmd=(taskset -c "$client_cpu" h2load -D "$d" -c "$gclients" -m "$gstreams" -t 1 -d "$work/req.grpc"
 			-H 'content-type: application/grpc' -H 'te: trailers' --log-file "$out.log" "$url$path")
@@ -214,17 +232,35 @@ run_load() {
 		cmd=(taskset -c "$client_cpu" wrk -t1 -c"$hconns" -d"${d}s" --latency -s "$work/connect.lua" "$url$path")
 	fi
 	s0=$(schedsnap "$pid")
+	times >"$work/times.0"
 	t0=$(date +%s%N)
-	"${cmd[@]}" >"$out.txt" 2>&1 || { tail -20 "$out.txt" >&2; die "${cmd[2]} against $name failed"; }
+	# In the background so that a signal to this script runs the cleanup at once.
+	local lp rc=0
+	"${cmd[@]}" >"$out.txt" 2>&1 &
+	lp=$!
+	pids+=("$lp")
+	wait "$lp" || rc=$?
+	unpid "$lp"
+	[ $rc = 0 ] || { tail -20 "$out.txt" >&2; die "${cmd[3]} against $name failed"; }
 	t1=$(date +%s%N)
+	times >"$work/times.1"
 	s1=$(schedsnap "$pid")
-	[ "$round" = 0 ] && return 0
-	local rps mean p50 p99 bad nreq
+	[[ $round =~ ^[1-9][0-9]*$ ]] || return 0
+	c0=$(childcpu "$work/times.0") c1=$(childcpu "$work/times.1")
+	local rps mean p50 p99 bad nreq p99w=0
 	if [ "$proto" = grpc ]; then
 		rps=$(awk '/^finished in/ { print $4 }' "$out.txt")
 		# Not OK: failed, errored or timed-out requests, and any non-2xx status.
 		bad=$(awk '/^requests:/ { n += $10 + $12 + $14 } /^status codes:/ { n += $5 + $7 + $9 } END { print n + 0 }' "$out.txt")
 		read -r nreq mean p50 p99 _ < <(cut -f3 "$out.log" | lat_stats /dev/stdin)
+		# p99 of each whole 1-second window of the run, then the median of those:
+		# shows whether a high overall p99 comes from a few disturbed seconds.
+		p99w=$(awk '{ print int($1 / 1000000), $3 }' "$out.log" | sort -k1,1n -k2,2n | awk '
+			function flush() { if (n) w[++nw] = v[int(n * 0.99 + 0.999999)] / 1000 }
+			$1 != cur { flush(); cur = $1; n = 0 }
+			{ v[++n] = $2 }
+			END { flush(); lo = nw > 2 ? 2 : 1; hi = nw > 2 ? nw - 1 : nw # drop partial first/last seconds
+			      for (i = lo; i <= hi; i++) print w[i] }' | median)
 	else
 		rps=$(awk '/^Requests\/sec:/ { print $2 }' "$out.txt")
 		nreq=$(awk '$2 == "requests" && $3 == "in" { print $1 }' "$out.txt")
@@ -237,14 +273,15 @@ run_load() {
 	fi
 	local line
 	line=$(awk -v p="$proto" -v s="$name" -v r="$round" -v rps="$rps" -v mean="$mean" -v p50="$p50" -v p99="$p99" \
-		-v bad="$bad" -v n="$nreq" -v s0="$s0" -v s1="$s1" -v t0="$t0" -v t1="$t1" 'BEGIN {
+		-v bad="$bad" -v n="$nreq" -v s0="$s0" -v s1="$s1" -v t0="$t0" -v t1="$t1" -v c0="$c0" -v c1="$c1" \
+		-v p99w="$p99w" 'BEGIN {
 		split(s0, a, " "); split(s1, b, " "); wall = (t1 - t0) / 1e9; run = (b[1] - a[1]) / 1e9; wait = (b[2] - a[2]) / 1e9
-		printf "%s %s %d %.0f %.3f %.3f %.3f %.0f %.0f %.0f %.0f %.0f\n", p, s, r, rps, mean, p50, p99,
-			run / wall * 100, bad, n, (run > 0 ? n / run : 0), wait / wall * 100 }')
+		printf "%s %s %d %.0f %.3f %.3f %.3f %.0f %.0f %.0f %.0f %.0f %.0f %.3f\n", p, s, r, rps, mean, p50, p99,
+			run / wall * 100, bad, n, (run > 0 ? n / run : 0), wait / wall * 100, (c1 - c0) / wall * 100, p99w }')
 	echo "$line" >>"$results"
 	set -- $line
-	printf '  %-7s %-7s round %d: %8s req/s  mean %7s  p50 %7s  p99 %7s ms  server CPU %3s%%, run-queue wait %3s%%, %7s req/CPU-s  not-OK %s\n' \
-		"$1" "$2" "$3" "$4" "$5" "$6" "$7" "$8" "${12}" "${11}" "$9"
+	printf '  %-7s %-7s round %d: %7s req/s  p50 %6s  p99 %7s ms  server CPU %3s%% (run-queue wait %3s%%) %7s req/CPU-s  load-gen CPU %3s%%  not-OK %s\n' \
+		"$1" "$2" "$3" "$4" "$6" "$7" "$8" "${12}" "${11}" "${13}" "$9"
 }
 run_h2load() { run_load grpc "$@"; }
 run_wrk() { run_load connect "$@"; }
@@ -257,8 +294,8 @@ to_ms() { awk -v x="$1" 'BEGIN { u = x; sub(/^[0-9.]+/, "", u); v = x + 0
 bench() { # RUNNER OURS_URL PEER PEER_URL
 	local runner=$1 r
 	echo "warm-up (${warmup}s each, not recorded)"
-	$runner ours "$2" "$warmup" 0
-	$runner "$3" "$4" "$warmup" 0
+	$runner ours "$2" "$warmup" warmup
+	$runner "$3" "$4" "$warmup" warmup
 	for ((r = 1; r <= rounds; r++)); do
 		if ((r % 2)); then
 			$runner ours "$2" "$duration" "$r"
@@ -293,25 +330,26 @@ ours_ok=$(curl -sS --max-time 5 "$url_ours/metrics" |
 	awk '/^rpc_server_requests_total\{.*Bench\/Echo/ && /code="(OK|ok)"/ { n += $NF } END { print n + 0 }')
 
 # ---- summary ----
-median() { sort -g | awk '{ v[NR] = $1 } END { if (!NR) print 0; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 col() { awk -v p="$1" -v s="$2" -v c="$3" '$1 == p && $2 == s { print $c }' "$results" | median; }
 sum_bad() { awk -v p="$1" -v s="$2" '$1 == p && $2 == s { n += $9 } END { print n + 0 }' "$results"; } # all rounds
 
-echo "== results: median of $rounds round(s) of ${duration}s each; latency per request in ms =="
-echo "(srv CPU and run-queue wait are shares of wall time; req/CPU-s = requests per second of server CPU)"
+echo "== results: median of $rounds round(s) of ${duration}s each =="
+echo "latency per request in ms; p99/1s = median over the run's whole seconds of each second's p99 (h2load log only);"
+echo "CPU and run-queue wait as shares of wall time (summed over threads); req/CPU-s = requests per second of server CPU"
 echo
-echo "| protocol | server | req/s | ratio | p50 | p99 | mean | srv CPU | run-queue wait | req/CPU-s | ratio/CPU | not-OK |"
-echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+echo "| protocol | server | req/s | ratio | p50 | p99 | p99/1s | srv CPU | srv run-queue wait | req/CPU-s | ratio/CPU | load-gen CPU | not-OK |"
+echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 row() { # PROTO LABEL SERVER PEER SERVERLABEL
-	local rps cps ratio="" cratio=""
+	local rps cps ratio="" cratio="" p99w="n/a"
 	rps=$(col "$1" "$3" 4) cps=$(col "$1" "$3" 11)
 	if [ "$3" = ours ]; then
 		ratio=$(awk -v a="$rps" -v b="$(col "$1" "$4" 4)" 'BEGIN { if (b > 0) printf "%.2fx", a / b }')
 		cratio=$(awk -v a="$cps" -v b="$(col "$1" "$4" 11)" 'BEGIN { if (b > 0) printf "%.2fx", a / b }')
 	fi
-	printf '| %s | %s | %.0f | %s | %.3f | %.3f | %.3f | %.0f%% | %.0f%% | %.0f | %s | %s |\n' "$2" "$5" "$rps" "$ratio" \
-		"$(col "$1" "$3" 6)" "$(col "$1" "$3" 7)" "$(col "$1" "$3" 5)" "$(col "$1" "$3" 8)" "$(col "$1" "$3" 12)" \
-		"$cps" "$cratio" "$(sum_bad "$1" "$3")"
+	[ "$1" = grpc ] && p99w=$(printf '%.3f' "$(col "$1" "$3" 14)")
+	printf '| %s | %s | %.0f | %s | %.3f | %.3f | %s | %.0f%% | %.0f%% | %.0f | %s | %.0f%% | %s |\n' "$2" "$5" "$rps" "$ratio" \
+		"$(col "$1" "$3" 6)" "$(col "$1" "$3" 7)" "$p99w" "$(col "$1" "$3" 8)" "$(col "$1" "$3" 12)" \
+		"$cps" "$cratio" "$(col "$1" "$3" 13)" "$(sum_bad "$1" "$3")"
 }
 if [ "$only" != connect ]; then
 	row grpc "gRPC h2c (h2load)" ours grpcjs "ds_test_server"
@@ -352,8 +390,9 @@ if [ "$perf_s" != 0 ]; then
 		local pp=$!
 		pids+=("$pp")
 		sleep 0.3
-		$2 ours "$url_ours" "$((perf_s + 1))" 0
+		$2 ours "$url_ours" "$((perf_s + 1))" perf
 		wait "$pp"
+		unpid "$pp"
 		echo "== perf: ds_test_server under $1 load (self time by object, then top symbols) =="
 		perf report -i "$data" --stdio --no-children --sort dso -g none 2>/dev/null |
 			awk '/^ +[0-9.]+%/ { printf "  %7s  %s\n", $1, $2; if (++n == 8) exit }'
