@@ -79,6 +79,31 @@ static const struct rpc_method bench_methods[] = {
 	{ "Fail", bench_fail, RPC_F_PUBLIC, NULL },
 };
 
+static const struct rpc_method guarded_methods[] = {
+	{ "PeerEcho", bench_echo, RPC_F_PEER, NULL },
+	{ "AttestedEcho", bench_echo, RPC_F_ATTESTED, NULL },
+	{ "AdminEcho", bench_echo, RPC_F_ADMIN, NULL },
+};
+
+/*
+ * A stand-in for RA-TLS in tests: the hook accepts any certificate that
+ * chains to the CA and marks it "attested" when its subject contains the
+ * configured CN. It exercises the hook and RPC_F_ATTESTED, nothing more.
+ */
+static err_t test_verify(void *arg, X509 *leaf, STACK_OF(X509) *chain, struct tls_peer *peer)
+{
+	const char *cn = arg;
+	char want[300];
+
+	(void)leaf;
+	(void)chain;
+	if (!peer->chain_ok)
+		return ERR_AUTH_PEER_REJECTED;
+	snprintf(want, sizeof(want), "CN=%s", cn);
+	peer->attested = strstr(peer->subject, want) != NULL;
+	return ERR_OK;
+}
+
 static struct rpc_server *g_srv;
 
 static void on_drained(void *arg)
@@ -113,12 +138,14 @@ int main(int argc, char **argv)
 		{ "require-client-cert", no_argument, NULL, 'r' }, { "ready-file", required_argument, NULL, 'f' },
 		{ "max-message-size", required_argument, NULL, 'm' }, { "log-level", required_argument, NULL, 'v' },
 		{ "body-timeout-ms", required_argument, NULL, 'b' },
+		{ "attested-cn", required_argument, NULL, 'A' }, { "admin-token", required_argument, NULL, 'T' },
 		{ "handshake-timeout-ms", required_argument, NULL, 'H' }, { "idle-timeout-ms", required_argument, NULL, 'I' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *listens[8];
 	size_t nlisten = 0;
 	struct tls_opts tls = { 0 };
+	struct tls_verifier verifier = { 0 };
 	const char *ready = NULL, *detail = NULL;
 	struct rpc_server_opts so = { .name = "test" };
 	struct event_base *base;
@@ -137,6 +164,8 @@ int main(int argc, char **argv)
 		case 'f': ready = optarg; break;
 		case 'm': so.max_message_size = strtoul(optarg, NULL, 10); break;
 		case 'b': so.body_timeout_ms = (uint32_t)strtoul(optarg, NULL, 10); break;
+		case 'A': verifier.verify = test_verify; verifier.arg = optarg; tls.verifier = &verifier; break;
+		case 'T': so.admin_token = optarg; break;
 		case 'H': so.handshake_timeout_ms = (uint32_t)strtoul(optarg, NULL, 10); break;
 		case 'I': so.idle_timeout_ms = (uint32_t)strtoul(optarg, NULL, 10); break;
 		case 'v': log_setup("test", (enum log_level)log_level_parse(optarg)); break;
@@ -162,7 +191,9 @@ int main(int argc, char **argv)
 	if (!base || !m || !g_srv)
 		return 1;
 	struct rpc_service_def def = { &dstack__test__v1__bench__descriptor, bench_methods, ARRAY_LEN(bench_methods), base };
-	if (rpc_server_add_service(g_srv, &def, &detail) || rpc_server_add_http(g_srv, "/healthz", on_healthz, NULL) ||
+	struct rpc_service_def gdef = { &dstack__test__v1__guarded__descriptor, guarded_methods,
+					ARRAY_LEN(guarded_methods), base };
+	if (rpc_server_add_service(g_srv, &def, &detail) || rpc_server_add_service(g_srv, &gdef, &detail) || rpc_server_add_http(g_srv, "/healthz", on_healthz, NULL) ||
 	    rpc_server_add_http(g_srv, "/metrics", on_metrics, m)) {
 		fprintf(stderr, "register: %s\n", detail ? detail : "?");
 		return 1;

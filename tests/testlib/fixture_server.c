@@ -90,11 +90,12 @@ int make_test_pki(const char *dir)
 		"set -e; cd '%s'; umask 077;"
 		"openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=test-ca 2>/dev/null;"
 		"openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout other-ca.key -out other-ca.pem -days 2 -subj /CN=other-ca 2>/dev/null;"
-		"for n in server client other; do openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout $n.key -out $n.csr -subj /CN=$n 2>/dev/null; done;"
+		"for n in server client peer2 other; do openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout $n.key -out $n.csr -subj /CN=$n 2>/dev/null; done;"
 		"printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\nextendedKeyUsage=serverAuth\\n' > server.ext;"
 		"printf 'extendedKeyUsage=clientAuth\\n' > client.ext;"
 		"openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 -extfile server.ext 2>/dev/null;"
 		"openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out client.pem -days 2 -extfile client.ext 2>/dev/null;"
+		"openssl x509 -req -in peer2.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out peer2.pem -days 2 -extfile client.ext 2>/dev/null;"
 		"openssl x509 -req -in other.csr -CA other-ca.pem -CAkey other-ca.key -CAcreateserial -out other.pem -days 2 -extfile client.ext 2>/dev/null",
 		dir);
 	if (n < 0 || (size_t)n >= sizeof(cmd))

@@ -20,7 +20,7 @@ struct spawned {
 int spawn_server(struct spawned *s, const char *dir, char *const argv[]);
 /* SIGTERM, wait up to 15 s; returns the exit status (0 = clean), or -1 if it had to be killed. */
 int spawn_stop(struct spawned *s);
-/* Make TLS material in dir with the openssl CLI: ca.pem, server.pem/key (127.0.0.1), client.pem/key, other-ca client. */
+/* Make TLS material in dir with the openssl CLI: ca.pem, server.pem/key (127.0.0.1), client.pem/key (CN=client), peer2.pem/key (CN=peer2), other.pem/key (another CA). */
 int make_test_pki(const char *dir);
 
 #endif

@@ -25,6 +25,7 @@ struct fixture {
 	char dir[64];
 	struct spawned plain;   /* tcp h2c + unix */
 	struct spawned tls;     /* TLS with required client certificates */
+	struct spawned guard;   /* TLS, optional client certificates, a test verifier hook and an admin token */
 	char unix_url[300];
 };
 
@@ -54,6 +55,13 @@ static int setup(void **state)
 			  UNCONST("--tls-key"), key, UNCONST("--client-ca"), ca, UNCONST("--require-client-cert"), NULL };
 	if (spawn_server(&f->tls, tdir, targs))
 		return -1;
+	char gdir[128];
+	snprintf(gdir, sizeof(gdir), "%s/g", f->dir);
+	char *gargs[] = { UNCONST(bin), UNCONST("--listen"), UNCONST("tcp://127.0.0.1:0"), UNCONST("--tls-cert"), cert,
+			  UNCONST("--tls-key"), key, UNCONST("--client-ca"), ca, UNCONST("--attested-cn"), UNCONST("client"),
+			  UNCONST("--admin-token"), UNCONST("s3cret-admin-token"), NULL };
+	if (mkdir(gdir, 0700) || spawn_server(&f->guard, gdir, gargs))
+		return -1;
 	*state = f;
 	return 0;
 }
@@ -65,6 +73,7 @@ static int teardown(void **state)
 
 	assert_int_equal(spawn_stop(&f->plain), 0);
 	assert_int_equal(spawn_stop(&f->tls), 0);
+	assert_int_equal(spawn_stop(&f->guard), 0);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
 	if (system(cmd) != 0)
 		return -1;
@@ -190,6 +199,81 @@ static void test_grpc_tls_client_certs(void **state)
 	arena_fini(&a);
 }
 
+static enum rpc_code guarded(const struct rpc_client_opts *o, const char *method)
+{
+	char path[96];
+	Dstack__Test__V1__EchoRequest req;
+	struct rpc_result res;
+	struct arena a;
+	enum rpc_code code;
+
+	snprintf(path, sizeof(path), "/dstack.test.v1.Guarded/%s", method);
+	dstack__test__v1__echo_request__init(&req);
+	req.text = UNCONST("guarded");
+	arena_init(&a, 1u << 20, 4096);
+	err_t err = rpc_call_sync(o, path, &req.base, &dstack__test__v1__echo_response__descriptor, NULL, &a, &res);
+	code = res.code;
+	assert_true((err == ERR_OK) == (code == RPC_OK));
+	if (code == RPC_OK)
+		assert_string_equal(((Dstack__Test__V1__EchoResponse *)res.resp)->text, "guarded");
+	arena_fini(&a);
+	return code;
+}
+
+static void test_access_flags(void **state)
+{
+	struct fixture *f = *state;
+	char ca[128], cert[128], key[128], p2[128], p2key[128], other[128], okey[128];
+	struct rpc_client_opts o = { .base_url = f->guard.lines[0], .wire = RPC_WIRE_GRPC };
+
+	snprintf(ca, sizeof(ca), "%s/ca.pem", f->dir);
+	snprintf(cert, sizeof(cert), "%s/client.pem", f->dir);
+	snprintf(key, sizeof(key), "%s/client.key", f->dir);
+	snprintf(p2, sizeof(p2), "%s/peer2.pem", f->dir);
+	snprintf(p2key, sizeof(p2key), "%s/peer2.key", f->dir);
+	snprintf(other, sizeof(other), "%s/other.pem", f->dir);
+	snprintf(okey, sizeof(okey), "%s/other.key", f->dir);
+	o.tls.ca_file = ca;
+
+	/* No client certificate: the TLS connection works, the guarded methods do not. */
+	assert_int_equal(guarded(&o, "PeerEcho"), RPC_UNAUTHENTICATED);
+	assert_int_equal(guarded(&o, "AttestedEcho"), RPC_UNAUTHENTICATED);
+	assert_int_equal(guarded(&o, "AdminEcho"), RPC_UNAUTHENTICATED);
+	o.bearer_token = "wrong-token-wrong-token";
+	assert_int_equal(guarded(&o, "AdminEcho"), RPC_PERMISSION_DENIED);
+	o.bearer_token = "s3cret-admin-token";
+	assert_int_equal(guarded(&o, "AdminEcho"), RPC_OK);
+	/* The token is for admin methods only; it does not make a peer. */
+	assert_int_equal(guarded(&o, "PeerEcho"), RPC_UNAUTHENTICATED);
+	o.bearer_token = NULL;
+
+	/* CN=client: chains to the CA and the hook marks it attested. */
+	o.tls.cert_file = cert;
+	o.tls.key_file = key;
+	assert_int_equal(guarded(&o, "PeerEcho"), RPC_OK);
+	assert_int_equal(guarded(&o, "AttestedEcho"), RPC_OK);
+	assert_int_equal(guarded(&o, "AdminEcho"), RPC_UNAUTHENTICATED);
+
+	/* CN=peer2: a valid peer, but the hook does not vouch for it. */
+	o.tls.cert_file = p2;
+	o.tls.key_file = p2key;
+	assert_int_equal(guarded(&o, "PeerEcho"), RPC_OK);
+	assert_int_equal(guarded(&o, "AttestedEcho"), RPC_PERMISSION_DENIED);
+
+	/* Another CA: the hook refuses the handshake itself. */
+	o.tls.cert_file = other;
+	o.tls.key_file = okey;
+	assert_int_equal(guarded(&o, "PeerEcho"), RPC_UNAVAILABLE);
+
+	/* Cleartext: no peer over TCP; a unix-socket peer with our uid is an admin. */
+	struct rpc_client_opts u = { .base_url = f->plain.lines[0], .wire = RPC_WIRE_GRPC };
+	assert_int_equal(guarded(&u, "AdminEcho"), RPC_UNAUTHENTICATED);
+	assert_int_equal(guarded(&u, "PeerEcho"), RPC_UNAUTHENTICATED);
+	u.base_url = f->unix_url;
+	assert_int_equal(guarded(&u, "AdminEcho"), RPC_OK);
+	assert_int_equal(guarded(&u, "AttestedEcho"), RPC_UNAUTHENTICATED);
+}
+
 struct many {
 	int done, ok;
 	struct event_base *base;
@@ -237,6 +321,7 @@ int main(void)
 		cmocka_unit_test(test_grpc_deadline),
 		cmocka_unit_test(test_grpc_tls_client_certs),
 		cmocka_unit_test(test_grpc_async_many),
+		cmocka_unit_test(test_access_flags),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
