@@ -59,13 +59,37 @@ struct rpc_service_def {
 	void *ctx;                  /* handed to handlers through rpc_call_ctx; borrowed */
 };
 
-/* Plain HTTP routes (/healthz, /metrics): fill status, content type and body. */
-struct rpc_http_response {
-	int status;
-	const char *content_type;   /* static string */
-	struct buf_writer body;
+/* Plain HTTP GET routes (/healthz, /metrics, the PCCS API). */
+struct rpc_http_request {
+	const char *path;           /* the route's path */
+	const char *query;          /* raw query string after '?', "" when none; NUL-terminated (call arena) */
+	int is_head;
 };
-typedef void (*rpc_http_fn)(void *arg, struct rpc_http_response *resp);
+
+#define RPC_HTTP_MAX_HEADERS 8
+
+struct rpc_http_response {
+	int status;                 /* 200 by default */
+	const char *content_type;   /* static or call-arena string */
+	struct buf_writer body;
+	struct {
+		const char *name, *value;  /* static or call-arena strings; values with CR/LF are dropped */
+	} headers[RPC_HTTP_MAX_HEADERS];
+	size_t nheaders;
+};
+
+/*
+ * Fill `resp` and return 0, or return RPC_ASYNC and call rpc_http_complete
+ * later (resp stays valid until then; it belongs to the call). Memory for
+ * strings can come from rpc_call_arena(call).
+ */
+typedef int (*rpc_http_fn)(void *arg, struct rpc_call *call, const struct rpc_http_request *req,
+			   struct rpc_http_response *resp);
+
+/* Send the response of an HTTP route that returned RPC_ASYNC. */
+void rpc_http_complete(struct rpc_call *call);
+/* Add a response header (copied into the call arena). */
+void rpc_http_add_header(struct rpc_call *call, struct rpc_http_response *resp, const char *name, const char *value);
 
 struct rpc_server_opts {
 	size_t max_message_size;       /* request and response messages; 0 = 4 MiB */

@@ -212,11 +212,14 @@ void rpc_h1_send_reply(struct rpc_call *call)
 	int keep = c->h1_keep_alive && !c->srv->draining;
 	int n;
 
-	n = snprintf(head, sizeof(head), "HTTP/1.%d %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s\r\n",
+	n = snprintf(head, sizeof(head), "HTTP/1.%d %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s",
 		     c->h1_minor, call->http_status, http1_reason(call->http_status),
 		     call->content_type ? call->content_type : "application/octet-stream", call->out.len,
 		     keep ? (c->h1_minor == 0 ? "Connection: keep-alive\r\n" : "") : "Connection: close\r\n");
 	evbuffer_add(out, head, (size_t)n);
+	for (size_t i = 0; i < call->http.nheaders; i++)
+		evbuffer_add_printf(out, "%s: %s\r\n", call->http.headers[i].name, call->http.headers[i].value);
+	evbuffer_add(out, "\r\n", 2);
 	/* HEAD gets the Content-Length of the body it would have had, and no body. */
 	if (call->out.len && !call->is_head)
 		evbuffer_add(out, call->out.p, call->out.len);

@@ -294,7 +294,7 @@ static ssize_t read_body(nghttp2_session *s, int32_t id, uint8_t *buf, size_t le
 void rpc_h2_send_reply(struct rpc_call *call)
 {
 	struct rpc_conn *c = call->conn;
-	nghttp2_nv nva[6];
+	nghttp2_nv nva[6 + RPC_HTTP_MAX_HEADERS];
 	size_t n = 0;
 	char status[4], clen[24], gstatus[4];
 	nghttp2_data_provider dp = { .source.ptr = call, .read_callback = read_body };
@@ -314,6 +314,18 @@ void rpc_h2_send_reply(struct rpc_call *call)
 	} else {
 		snprintf(clen, sizeof(clen), "%zu", call->out.len);
 		nva[n++] = (nghttp2_nv)NV("content-length", clen, strlen(clen));
+	}
+	for (size_t i = 0; i < call->http.nheaders; i++) {
+		/* HTTP/2 header names are lower case; ours are ASCII tokens, lowered in the arena. */
+		char *name = arena_strdup(&call->arena, call->http.headers[i].name);
+		const char *value = call->http.headers[i].value;
+		if (!name)
+			continue;
+		for (char *p = name; *p; p++)
+			if (*p >= 'A' && *p <= 'Z')
+				*p = (char)(*p - 'A' + 'a');
+		nva[n++] = (nghttp2_nv){ (uint8_t *)name, UNCONST(value), strlen(name), strlen(value),
+					 NGHTTP2_NV_FLAG_NONE };
 	}
 	/* nghttp2 copies names and values during submit, so the stack buffers above are fine. */
 	rv = nghttp2_submit_response(c->h2, call->stream_id, nva, n,

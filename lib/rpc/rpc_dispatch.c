@@ -45,6 +45,7 @@ void rpc_call_begin(struct rpc_call *c, const char *path, size_t path_len, const
 	/* Query strings do not select routes. */
 	const char *q = memchr(path, '?', path_len);
 
+	c->query = q ? arena_memdup(&c->arena, q + 1, path_len - (size_t)(q - path) - 1) : NULL;
 	if (q)
 		path_len = (size_t)(q - path);
 	c->route = rpc_route_find(c->srv, path, path_len);
@@ -353,29 +354,68 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
 		reply_error(c, ERR_DEADLINE, "deadline exceeded");
 }
 
+static void finish_http(struct rpc_call *c)
+{
+	struct rpc_http_response *r = &c->http;
+
+	if (buf_writer_status(&r->body) != ERR_OK) {
+		buf_writer_free(&r->body);
+		reply_error(c, ERR_INTERNAL, "response too large");
+		return;
+	}
+	buf_writer_free(&c->out);
+	c->out = r->body;
+	memset(&r->body, 0, sizeof(r->body));
+	c->http_status = r->status;
+	c->content_type = r->content_type;
+	c->code = r->status < 400 ? RPC_OK : rpc_code_from_http_status(r->status);
+	c->done = 1;
+	send_reply(c);
+}
+
 static void dispatch_http(struct rpc_call *c)
 {
-	struct rpc_http_response r = { .status = 200, .content_type = "text/plain; charset=utf-8" };
+	struct rpc_http_request req = { c->route->path, c->query ? c->query : "", c->is_head };
+	int rc;
 
 	if (!c->is_get) {
 		c->http_override = 405;
 		rpc_call_fail(c, ERR_UNIMPLEMENTED, "only GET is allowed on this path");
 		return;
 	}
-	buf_writer_init(&r.body, 16u << 20);
-	c->route->http_fn(c->route->http_arg, &r);
-	if (buf_writer_status(&r.body) != ERR_OK) {
-		buf_writer_free(&r.body);
-		reply_error(c, ERR_INTERNAL, "response too large");
+	c->http.status = 200;
+	c->http.content_type = "text/plain; charset=utf-8";
+	buf_writer_init(&c->http.body, 16u << 20);
+	rc = c->route->http_fn(c->route->http_arg, c, &req, &c->http);
+	if (rc == RPC_ASYNC) {
+		c->async = 1;
 		return;
 	}
-	buf_writer_free(&c->out);
-	c->out = r.body;
-	c->http_status = r.status;
-	c->content_type = r.content_type;
-	c->code = r.status == 200 ? RPC_OK : RPC_UNAVAILABLE;
-	c->done = 1;
-	send_reply(c);
+	finish_http(c);
+}
+
+void rpc_http_complete(struct rpc_call *c)
+{
+	if (c->done)
+		return;
+	if (!c->conn) {
+		/* The client went away while we worked. */
+		buf_writer_free(&c->http.body);
+		c->done = 1;
+		rpc_call_free(c);
+		return;
+	}
+	finish_http(c);
+}
+
+void rpc_http_add_header(struct rpc_call *c, struct rpc_http_response *r, const char *name, const char *value)
+{
+	if (r->nheaders >= RPC_HTTP_MAX_HEADERS || strpbrk(name, "\r\n:") || strpbrk(value, "\r\n"))
+		return;
+	r->headers[r->nheaders].name = arena_strdup(&c->arena, name);
+	r->headers[r->nheaders].value = arena_strdup(&c->arena, value);
+	if (r->headers[r->nheaders].name && r->headers[r->nheaders].value)
+		r->nheaders++;
 }
 
 void rpc_dispatch(struct rpc_call *c)

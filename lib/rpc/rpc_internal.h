@@ -135,6 +135,8 @@ struct rpc_call {
 	int async, cancelled, done, replied;
 	int early_error;               /* an error decided before the body arrived */
 	char *authorization;           /* request header copy (arena), for RPC_F_ADMIN */
+	char *query;                   /* query string (arena), "" when none */
+	struct rpc_http_response http; /* plain HTTP routes */
 	char *detail;                  /* arena */
 	char prefix[112];
 	/* the reply, filled by the dispatcher and sent by the transport */

@@ -674,6 +674,7 @@ void rpc_call_free(struct rpc_call *c)
 		event_free(c->deadline_ev);
 	buf_writer_free(&c->body);
 	buf_writer_free(&c->out);
+	buf_writer_free(&c->http.body);
 	arena_fini(&c->arena);
 	s->ncalls--;
 	free(c);

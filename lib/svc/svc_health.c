@@ -69,16 +69,23 @@ static const struct rpc_method health_methods[] = {
 	{ "Check", on_check, RPC_F_PUBLIC | RPC_F_IDEMPOTENT, NULL },
 };
 
-static void on_healthz(void *arg, struct rpc_http_response *resp)
+static int on_healthz(void *arg, struct rpc_call *call, const struct rpc_http_request *req,
+                      struct rpc_http_response *resp)
 {
+	(void)call;
+	(void)req;
 	(void)arg;
 	resp->status = 200;
 	resp->content_type = "text/plain; charset=utf-8";
 	buf_put_str(&resp->body, "ok\n");
+	return 0;
 }
 
-static void on_readyz(void *arg, struct rpc_http_response *resp)
+static int on_readyz(void *arg, struct rpc_call *call, const struct rpc_http_request *req,
+                     struct rpc_http_response *resp)
 {
+	(void)call;
+	(void)req;
 	const struct svc_env *env = arg;
 	const char *detail = NULL;
 	const char *failing = svc_not_ready(env, &detail);
@@ -87,22 +94,27 @@ static void on_readyz(void *arg, struct rpc_http_response *resp)
 	if (!failing) {
 		resp->status = 200;
 		buf_put_str(&resp->body, "ready\n");
-		return;
+		return 0;
 	}
 	resp->status = 503;
 	if (detail)
 		buf_printf(&resp->body, "not ready: %s: %s\n", failing, detail);
 	else
 		buf_printf(&resp->body, "not ready: %s\n", failing);
+	return 0;
 }
 
-static void on_metrics(void *arg, struct rpc_http_response *resp)
+static int on_metrics(void *arg, struct rpc_call *call, const struct rpc_http_request *req,
+                      struct rpc_http_response *resp)
 {
+	(void)call;
+	(void)req;
 	const struct svc_env *env = arg;
 
 	resp->status = 200;
 	resp->content_type = "text/plain; version=0.0.4";
 	metrics_render(env->metrics, &resp->body);
+	return 0;
 }
 
 /* Numbers the runtime itself knows, rendered at scrape time so they are never stale. */

@@ -118,16 +118,67 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	rpc_server_shutdown(g_srv, on_drained, arg);
 }
 
-static void on_healthz(void *arg, struct rpc_http_response *r)
+static int on_healthz(void *arg, struct rpc_call *call, const struct rpc_http_request *req,
+		      struct rpc_http_response *r)
 {
 	(void)arg;
+	(void)call;
+	(void)req;
 	buf_put_str(&r->body, "ok\n");
+	return 0;
 }
 
-static void on_metrics(void *arg, struct rpc_http_response *r)
+struct pending_http {
+	struct rpc_call *call;
+	struct rpc_http_response *resp;
+	struct event *ev;
+};
+
+static void on_http_later(evutil_socket_t fd, short what, void *arg)
 {
+	struct pending_http *p = arg;
+
+	(void)fd;
+	(void)what;
+	buf_put_str(&p->resp->body, " (later)");
+	event_free(p->ev);
+	rpc_http_complete(p->call);
+	free(p);
+}
+
+/* GET /echo-query?x: the query back as the body, a header, and "?later" answers asynchronously. */
+static int on_echo_query(void *arg, struct rpc_call *call, const struct rpc_http_request *req,
+			 struct rpc_http_response *r)
+{
+	struct timeval tv = { 0, 50000 };
+	struct pending_http *p;
+
+	buf_put_str(&r->body, req->query);
+	rpc_http_add_header(call, r, "X-Echo-Path", req->path);
+	rpc_http_add_header(call, r, "X-Bad", "no\r\nInjected: yes");
+	if (strcmp(req->query, "later") != 0)
+		return 0;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return 0;
+	p->call = call;
+	p->resp = r;
+	p->ev = evtimer_new(arg, on_http_later, p);
+	if (!p->ev || evtimer_add(p->ev, &tv)) {
+		free(p);
+		return 0;
+	}
+	return RPC_ASYNC;
+}
+
+static int on_metrics(void *arg, struct rpc_call *call, const struct rpc_http_request *req,
+		      struct rpc_http_response *r)
+{
+	(void)call;
+	(void)req;
 	r->content_type = "text/plain; version=0.0.4";
 	metrics_render(arg, &r->body);
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -194,7 +245,8 @@ int main(int argc, char **argv)
 	struct rpc_service_def gdef = { &dstack__test__v1__guarded__descriptor, guarded_methods,
 					ARRAY_LEN(guarded_methods), base };
 	if (rpc_server_add_service(g_srv, &def, &detail) || rpc_server_add_service(g_srv, &gdef, &detail) || rpc_server_add_http(g_srv, "/healthz", on_healthz, NULL) ||
-	    rpc_server_add_http(g_srv, "/metrics", on_metrics, m)) {
+	    rpc_server_add_http(g_srv, "/metrics", on_metrics, m) ||
+	    rpc_server_add_http(g_srv, "/echo-query", on_echo_query, base)) {
 		fprintf(stderr, "register: %s\n", detail ? detail : "?");
 		return 1;
 	}

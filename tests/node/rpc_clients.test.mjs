@@ -411,6 +411,22 @@ describe('curl with JSON over TCP', () => {
 		assert.equal(ok.status, 200);
 		assert.equal(ok.body, '{"text":"alive"}');
 	});
+
+	test('plain GET routes: query string, response headers (no header injection), async answers, HEAD', { timeout: 15000 }, async () => {
+		for (const extra of [[], ['--http2-prior-knowledge']]) {
+			const r = await curl([...extra, '-i', `${srv.url}/echo-query?a=1&b=2`]);
+			assert.equal(r.status, 200);
+			assert.match(r.body, /^x-echo-path: \/echo-query\r?$/im);
+			assert.doesNotMatch(r.body, /injected/i, 'a header value with CR/LF must be dropped');
+			assert.ok(r.body.endsWith('\r\n\r\na=1&b=2'), r.body);
+			const later = await curl([...extra, `${srv.url}/echo-query?later`]);
+			assert.equal(later.body, 'later (later)');
+		}
+		const head = await curl(['-I', `${srv.url}/echo-query?head`]);
+		assert.equal(head.status, 200);
+		assert.match(head.body, /^content-length: 4\r?$/im);
+		assert.ok(head.body.trimEnd().endsWith('/echo-query'), 'HEAD must not carry a body');
+	});
 });
 
 describe('curl with JSON over a unix socket', () => {
