@@ -63,6 +63,7 @@ struct attest_policy {
 	uint32_t accepted_statuses;               /* bit (1u << tcb_status); 0 = UpToDate only */
 	const char *const *allowed_advisories;    /* borrowed */
 	size_t n_allowed_advisories;
+	int allow_any_advisory;                   /* skip the advisory check (the status check still applies) */
 	uint32_t min_tcb_eval_number;             /* 0 = any */
 	uint64_t max_collateral_age_s;            /* now - issueDate of TCB info / QE identity; 0 = no limit */
 	int allow_debug;
@@ -74,6 +75,7 @@ struct attest_policy {
 	/* SEV-SNP */
 	int snp_allow_migration_agent;
 	int snp_max_vmpl;                         /* accept VMPL <= this; -1 = any; 0 = default strict */
+	int snp_product;                          /* enum attest_snp_product for v2 reports (no CPUID); 0 = from the VCEK */
 };
 
 /*
@@ -120,6 +122,11 @@ struct attest_snp_report {
 	uint8_t id_key_digest[48], author_key_digest[48], report_id[32], report_id_ma[32], chip_id[64];
 	uint8_t signing_key;                      /* 0 VCEK, 1 VLEK */
 	enum attest_snp_product product;
+	uint32_t signer_info;                     /* raw 0x48: AUTHOR_KEY_EN, MASK_CHIP_KEY, SIGNING_KEY */
+	uint8_t author_key_en, mask_chip_key;
+	uint8_t cpuid_fam_id, cpuid_mod_id, cpuid_step;  /* v3+; zero in v2 */
+	uint8_t current_build, current_minor, current_major, committed_build, committed_minor, committed_major;
+	uint64_t launch_mit_vector, current_mit_vector;  /* v5; zero before */
 };
 
 /*

@@ -58,8 +58,10 @@ struct json_limits {
  * NaN, valid UTF-8 only, escapes checked (lone surrogates rejected),
  * control characters in strings rejected, duplicate object keys rejected.
  * Errors: ERR_PROTO_JSON (syntax; *err_offset = byte offset when not NULL),
- * ERR_PROTO_ENCODING (invalid UTF-8), ERR_PROTO_DEPTH, ERR_PROTO_TOO_LARGE,
- * ERR_BUDGET. Work and memory are linear in the input size.
+ * ERR_PROTO_ENCODING (invalid UTF-8, or a \u escape of a lone surrogate;
+ * *err_offset is set too), ERR_PROTO_DEPTH, ERR_PROTO_TOO_LARGE,
+ * ERR_BUDGET. Work and memory are linear in the input size. Depth counts
+ * nested arrays/objects ("[[]]" is 2). *out is NULL on failure.
  */
 err_t json_parse(const char *text, size_t len, const struct json_limits *lim, struct arena *a,
 		 struct json_value **out, size_t *err_offset) MUST_CHECK;

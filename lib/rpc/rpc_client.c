@@ -4,7 +4,6 @@
 
 #include <curl/curl.h>
 #include <event2/event_struct.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +11,7 @@
 #include <sys/un.h>
 
 #include "buf.h"
+#include "curl_loop.h"
 #include "log.h"
 #include "pbcodec.h"
 #include "pbjson.h"
@@ -34,38 +34,16 @@
 #define GRPC_STATUS_NONE (-1)
 #define GRPC_STATUS_BAD (-2)
 
-/*
- * libcurl's global state must be set up once per process before any handle
- * exists, and clients may be created from any thread: pthread_once makes the
- * first caller do it. The result is written once and only read afterwards.
- * We never call curl_global_cleanup: the process may still hold handles
- * elsewhere, and process exit releases everything anyway.
- */
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static CURLcode curl_init_rc = CURLE_FAILED_INIT;
-
-static void curl_init_once(void)
-{
-	curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
-/* One socket libcurl asked us to watch; allocated in on_curl_socket, freed on CURL_POLL_REMOVE or client teardown. */
-struct rpc_sock {
-	struct event ev;
-	struct rpc_client *c;
-	struct rpc_sock *prev, *next;
-};
-
 enum call_state { CALL_RUNNING, CALL_BACKOFF };
 
 struct rpc_call {
 	struct rpc_client *c;
 	struct rpc_call *prev, *next;      /* c->calls: pending calls, cancelled by rpc_client_free */
 	CURL *easy;
+	struct curl_loop_xfer xfer;        /* easy on the client's loop; xfer.active while a transfer runs */
 	struct curl_slist *headers;        /* rebuilt per attempt (grpc-timeout shrinks); may hold the token */
 	struct event timer;                /* retry backoff */
 	enum call_state state;
-	int in_multi;
 	char *url;                         /* owned */
 	const char *path;                  /* inside url; the log prefix */
 	struct buf_writer req;             /* encoded request, kept for retries */
@@ -98,8 +76,7 @@ struct rpc_call {
 
 struct rpc_client {
 	struct event_base *base;           /* borrowed */
-	CURLM *multi;
-	struct event timer;                /* libcurl's single timeout */
+	struct curl_loop *loop;            /* libcurl multi on `base` */
 	enum rpc_wire wire;
 	int https;
 	int h2c_no_reuse;                  /* libcurl < 8.0 breaks reused prior-knowledge HTTP/2 connections */
@@ -114,12 +91,12 @@ struct rpc_client {
 	size_t arena_budget;
 	uint64_t rng;                      /* backoff jitter only; not security relevant */
 	struct rpc_call *calls;
-	struct rpc_sock *socks;
 	unsigned busy;                     /* depth of loop callbacks that may run user callbacks */
 	int closing;                       /* rpc_client_free was called; destroy when busy drops to 0 */
 };
 
 static void client_leave(struct rpc_client *c);
+static void on_xfer_done(void *arg, CURL *easy, CURLcode rc);
 
 /* ---- small helpers ---- */
 
@@ -236,104 +213,6 @@ static void set_http_status(struct rpc_call *call, long status)
 	const char *m = arena_printf(&call->scratch, "HTTP status %ld", status);
 
 	set_remote(call, rpc_code_from_http_status((int)status), m, m ? strlen(m) : 0);
-}
-
-/* ---- libcurl <-> libevent glue ---- */
-
-static void process_done(struct rpc_client *c);
-
-static void on_sock_event(evutil_socket_t fd, short what, void *arg)
-{
-	struct rpc_sock *sk = arg;
-	struct rpc_client *c = sk->c;   /* sk may be freed inside socket_action */
-	int flags = 0, running = 0;
-
-	if (what & EV_READ)
-		flags |= CURL_CSELECT_IN;
-	if (what & EV_WRITE)
-		flags |= CURL_CSELECT_OUT;
-	c->busy++;
-	curl_multi_socket_action(c->multi, fd, flags, &running);
-	process_done(c);
-	client_leave(c);
-}
-
-static void on_timer(evutil_socket_t fd, short what, void *arg)
-{
-	struct rpc_client *c = arg;
-	int running = 0;
-
-	(void)fd;
-	(void)what;
-	c->busy++;
-	curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-	process_done(c);
-	client_leave(c);
-}
-
-static void sock_free(struct rpc_client *c, struct rpc_sock *sk)
-{
-	event_del(&sk->ev);
-	if (sk->prev)
-		sk->prev->next = sk->next;
-	else
-		c->socks = sk->next;
-	if (sk->next)
-		sk->next->prev = sk->prev;
-	free(sk);
-}
-
-/* CURLMOPT_SOCKETFUNCTION: (re)arm one persistent event per socket with the interest libcurl asks for. */
-static int on_curl_socket(CURL *e, curl_socket_t s, int what, void *userp, void *socketp)
-{
-	struct rpc_client *c = userp;
-	struct rpc_sock *sk = socketp;
-	short kind = EV_PERSIST;
-
-	(void)e;
-	if (what == CURL_POLL_REMOVE) {
-		if (sk) {
-			curl_multi_assign(c->multi, s, NULL);
-			sock_free(c, sk);
-		}
-		return 0;
-	}
-	if (!sk) {
-		sk = calloc(1, sizeof(*sk));
-		if (!sk)
-			return -1;
-		sk->c = c;
-		sk->next = c->socks;
-		if (c->socks)
-			c->socks->prev = sk;
-		c->socks = sk;
-		curl_multi_assign(c->multi, s, sk);
-	} else {
-		event_del(&sk->ev);
-	}
-	if (what & CURL_POLL_IN)
-		kind |= EV_READ;
-	if (what & CURL_POLL_OUT)
-		kind |= EV_WRITE;
-	if (event_assign(&sk->ev, c->base, s, kind, on_sock_event, sk) != 0 || event_add(&sk->ev, NULL) != 0)
-		return -1;
-	return 0;
-}
-
-/* CURLMOPT_TIMERFUNCTION: libcurl wants one timeout; a 0 ms one fires on the next loop pass, never inline. */
-static int on_curl_timer(CURLM *m, long timeout_ms, void *userp)
-{
-	struct rpc_client *c = userp;
-	struct timeval tv;
-
-	(void)m;
-	if (timeout_ms < 0) {
-		evtimer_del(&c->timer);
-		return 0;
-	}
-	tv.tv_sec = timeout_ms / 1000;
-	tv.tv_usec = (timeout_ms % 1000) * 1000;
-	return evtimer_add(&c->timer, &tv) == 0 ? 0 : -1;
 }
 
 static CURLcode on_ssl_ctx(CURL *e, void *ssl_ctx, void *arg)
@@ -707,8 +586,8 @@ static void call_free(struct rpc_call *call)
 {
 	if (!call)
 		return;
-	if (call->in_multi)
-		curl_multi_remove_handle(call->c->multi, call->easy);
+	if (call->xfer.active)
+		curl_loop_remove(call->c->loop, &call->xfer);
 	if (call->easy)
 		curl_easy_cleanup(call->easy);
 	slist_free_wipe(call->headers);
@@ -820,8 +699,7 @@ static err_t attempt_start(struct rpc_call *call)
 		httpver = CURL_HTTP_VERSION_1_1;
 
 	curl_easy_reset(e);
-	ok = curl_easy_setopt(e, CURLOPT_PRIVATE, (void *)call) == CURLE_OK &&
-	     curl_easy_setopt(e, CURLOPT_URL, call->url) == CURLE_OK &&
+	ok = curl_easy_setopt(e, CURLOPT_URL, call->url) == CURLE_OK &&
 	     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) == CURLE_OK &&
 	     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") == CURLE_OK &&
 	     /* Service-to-service calls never go through an environment proxy: it would see tokens. */
@@ -860,9 +738,11 @@ static err_t attempt_start(struct rpc_call *call)
 	}
 	if (!ok)
 		return ERR_INTERNAL;
-	if (curl_multi_add_handle(c->multi, e) != CURLM_OK)
+	call->xfer.easy = e;
+	call->xfer.done = on_xfer_done;
+	call->xfer.arg = call;
+	if (curl_loop_add(c->loop, &call->xfer) != ERR_OK)
 		return ERR_INTERNAL;
-	call->in_multi = 1;
 	call->state = CALL_RUNNING;
 	call->attempts++;
 	return ERR_OK;
@@ -911,8 +791,6 @@ static void attempt_done(struct rpc_call *call, CURLcode rc)
 {
 	struct rpc_client *c = call->c;
 
-	curl_multi_remove_handle(c->multi, call->easy);
-	call->in_multi = 0;
 	attempt_outcome(call, rc);
 	if (call->res.err != ERR_OK && call->idempotent && call->attempts <= c->max_retries && is_retryable(call)) {
 		uint32_t delay = backoff_for(c, call->attempts);
@@ -933,23 +811,17 @@ static void attempt_done(struct rpc_call *call, CURLcode rc)
 	call_finish(call);
 }
 
-static void process_done(struct rpc_client *c)
+/* The loop finished a transfer of ours (the easy handle is already out of the multi handle). */
+static void on_xfer_done(void *arg, CURL *easy, CURLcode rc)
 {
-	CURLMsg *m;
-	int left = 0;
+	struct rpc_call *call = arg;
+	struct rpc_client *c = call->c;
 
-	/* A callback may free the client: stop as soon as it did (its calls were cancelled). */
-	while (!c->closing && (m = curl_multi_info_read(c->multi, &left)) != NULL) {
-		CURL *e = m->easy_handle;
-		CURLcode rc = m->data.result;
-		char *priv = NULL;
-
-		if (m->msg != CURLMSG_DONE)
-			continue;
-		if (curl_easy_getinfo(e, CURLINFO_PRIVATE, &priv) != CURLE_OK || !priv)
-			continue;
-		attempt_done((struct rpc_call *)(void *)priv, rc);
-	}
+	(void)easy;
+	/* A callback may free the client: it then goes once this returns. */
+	c->busy++;
+	attempt_done(call, rc);
+	client_leave(c);
 }
 
 /*
@@ -1059,11 +931,7 @@ out:
 
 static void client_destroy(struct rpc_client *c)
 {
-	if (c->multi)
-		curl_multi_cleanup(c->multi);   /* may report CURL_POLL_REMOVE for open sockets */
-	while (c->socks)
-		sock_free(c, c->socks);
-	evtimer_del(&c->timer);
+	curl_loop_free(c->loop);   /* deferred when called from inside one of its callbacks */
 	free(c->url_prefix);
 	free(c->unix_path);
 	free(c->cert_file);
@@ -1121,8 +989,7 @@ static struct rpc_client *client_new(struct event_base *base, const struct rpc_c
 	*err = ERR_INVALID_ARG;
 	if (!base || !o || !o->base_url || (unsigned)o->wire > RPC_WIRE_CONNECT_JSON)
 		return NULL;
-	pthread_once(&curl_once, curl_init_once);
-	if (curl_init_rc != CURLE_OK) {
+	if (curl_loop_global_init() != ERR_OK) {
 		*err = ERR_INTERNAL;
 		return NULL;
 	}
@@ -1133,7 +1000,6 @@ static struct rpc_client *client_new(struct event_base *base, const struct rpc_c
 	}
 	c->base = base;
 	c->wire = o->wire;
-	evtimer_assign(&c->timer, base, on_timer, c);
 	e = parse_base_url(c, o->base_url);
 	if (e != ERR_OK)
 		goto fail;
@@ -1187,17 +1053,9 @@ static struct rpc_client *client_new(struct event_base *base, const struct rpc_c
 		c->auth_header = (char *)w.p;   /* ownership moves to the client */
 	}
 
-	c->multi = curl_multi_init();
-	if (!c->multi)
+	c->loop = curl_loop_new(base, &e);
+	if (!c->loop)
 		goto fail;
-	if (curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket) != CURLM_OK ||
-	    curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, (void *)c) != CURLM_OK ||
-	    curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer) != CURLM_OK ||
-	    curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, (void *)c) != CURLM_OK ||
-	    curl_multi_setopt(c->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX) != CURLM_OK) {
-		e = ERR_INTERNAL;
-		goto fail;
-	}
 	if (c->https && c->tls.insecure_skip_verify)
 		log_warn("rpc-client", "TLS verification disabled for %s: any server is accepted (tests only)",
 			 c->url_prefix);
@@ -1229,10 +1087,7 @@ void rpc_client_free(struct rpc_client *c)
 	c->busy++;
 	while (c->calls) {
 		struct rpc_call *call = c->calls;
-		if (call->in_multi) {
-			curl_multi_remove_handle(c->multi, call->easy);
-			call->in_multi = 0;
-		}
+		curl_loop_remove(c->loop, &call->xfer);
 		evtimer_del(&call->timer);
 		set_local(call, ERR_CANCELLED, "client closed");
 		call_finish(call);

@@ -5,13 +5,29 @@
 
 #include "svc.h"
 
-/* Where collateral comes from (index into the `collateral.mode` choices). */
-enum attest_collateral_mode { ATTEST_COLLATERAL_OFFLINE = 0, ATTEST_COLLATERAL_ONLINE = 1 };
+struct attest_collateral;
 
-/* Filled once from the config file; read-only afterwards. */
+/* Where collateral comes from (index into the `collateral.mode` choices). */
+enum attest_collateral_mode { ATTEST_COLLATERAL_OFFLINE = 0, ATTEST_COLLATERAL_PCCS = 1 };
+
+/* Filled once from the config file; read-only afterwards. Durations in ms, as CONF_MS keys are. */
 struct attest_config {
 	const char *cache_dir;      /* collateral.cache_dir */
 	int collateral_mode;        /* collateral.mode: enum attest_collateral_mode */
+	const char *pccs_url;       /* collateral.pccs_url */
+	const char *amd_kds_url;    /* collateral.amd_kds_url */
+	const char *root_ca_crl_url;/* collateral.root_ca_crl_url; NULL = derived from pccs_url */
+	const char *collateral_dir; /* collateral.dir (offline mode) */
+	const char *ca_file;        /* collateral.ca_file; NULL = system trust store */
+	uint32_t timeout_ms;        /* collateral.timeout */
+	uint32_t retries;           /* collateral.retries */
+	uint32_t max_stale_ms;      /* collateral.max_stale */
+	uint32_t max_age_ms;        /* collateral.max_age; 0 = artefact validity only */
+	uint32_t refresh_before_ms; /* collateral.refresh_before; 0 = off */
+	uint32_t error_holdoff_ms;  /* collateral.error_holdoff */
+	uint32_t not_found_ttl_ms;  /* collateral.not_found_ttl */
+	uint32_t max_entries;       /* collateral.max_entries */
+	uint64_t test_now;          /* collateral.test_now (tests only) */
 };
 
 /* The service's private state, env->priv; owned by attest_init / attest_fini. */
@@ -19,13 +35,19 @@ struct attest_env {
 	struct svc_env *svc;                 /* borrowed: the process env */
 	const struct attest_config *cfg;     /* borrowed: env->config */
 	struct rpc_service_def attest_def;   /* dstack.attest.v1.Attest; ctx = this */
+	struct attest_collateral *collateral;/* owned */
+	int closing;                         /* attest_fini started: the server (and its calls) are gone */
 };
 
 extern const struct conf_key attest_config_keys[];
 extern const size_t attest_config_nkeys;
 
-/* svc_def hooks (attest_rpc.c). */
+/* svc_def hooks (attest_config.c, attest_rpc.c). */
+err_t attest_config_validate(const struct svc_config *cfg, const char **detail) MUST_CHECK;
 err_t attest_init(struct svc_env *env, const char **detail) MUST_CHECK;
 void attest_fini(struct svc_env *env);
+
+/* The PCCS v4 GET routes (attest_pccs.c). */
+err_t attest_pccs_register(struct attest_env *a, const char **detail) MUST_CHECK;
 
 #endif

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* dstack.attest.v1.Attest: the method table and the handlers implemented so far. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "attest.h"
+#include "attest_collateral.h"
 #include "dstack/attest/v1/attest.pb-c.h"
 #include "pbcodec.h"
 
@@ -25,7 +27,7 @@ static int on_get_info(struct rpc_call *call, const ProtobufCMessage *req, Proto
 		return arena_err(mem);
 	svc_service_info(a->svc, si);
 	out->service = si;
-	out->collateral_mode = a->cfg->collateral_mode == ATTEST_COLLATERAL_ONLINE
+	out->collateral_mode = a->cfg->collateral_mode == ATTEST_COLLATERAL_PCCS
 				       ? DSTACK__ATTEST__V1__COLLATERAL_MODE__COLLATERAL_MODE_ONLINE
 				       : DSTACK__ATTEST__V1__COLLATERAL_MODE__COLLATERAL_MODE_OFFLINE;
 	*resp = &out->base;
@@ -37,9 +39,16 @@ static const struct rpc_method attest_methods[] = {
 	{ "GetInfo", on_get_info, RPC_F_PUBLIC | RPC_F_IDEMPOTENT, NULL },
 };
 
+static uint64_t ms_to_s(uint32_t ms)
+{
+	return ms / 1000u;
+}
+
 err_t attest_init(struct svc_env *env, const char **detail)
 {
 	struct attest_env *a = calloc(1, sizeof(*a));
+	struct attest_coll_config cc;
+	err_t err;
 
 	if (!a) {
 		*detail = "out of memory";
@@ -51,11 +60,39 @@ err_t attest_init(struct svc_env *env, const char **detail)
 	a->attest_def = (struct rpc_service_def){
 		&dstack__attest__v1__attest__descriptor, attest_methods, ARRAY_LEN(attest_methods), a,
 	};
+	memset(&cc, 0, sizeof(cc));
+	cc.mode = a->cfg->collateral_mode == ATTEST_COLLATERAL_PCCS ? ATTEST_COLL_MODE_PCCS : ATTEST_COLL_MODE_OFFLINE;
+	cc.pccs_url = a->cfg->pccs_url;
+	cc.amd_kds_url = a->cfg->amd_kds_url;
+	cc.root_ca_crl_url = a->cfg->root_ca_crl_url;
+	cc.cache_dir = a->cfg->cache_dir;
+	cc.dir = a->cfg->collateral_dir;
+	cc.ca_file = a->cfg->ca_file;
+	cc.timeout_ms = a->cfg->timeout_ms;
+	cc.retries = a->cfg->retries;
+	cc.max_stale_s = ms_to_s(a->cfg->max_stale_ms);
+	cc.max_age_s = ms_to_s(a->cfg->max_age_ms);
+	cc.refresh_before_s = ms_to_s(a->cfg->refresh_before_ms);
+	cc.error_holdoff_s = ms_to_s(a->cfg->error_holdoff_ms);
+	cc.not_found_ttl_s = ms_to_s(a->cfg->not_found_ttl_ms);
+	cc.test_now = a->cfg->test_now;
+	cc.max_entries = a->cfg->max_entries;
+	a->collateral = attest_collateral_new(env->base, env->metrics, &cc, detail);
+	if (!a->collateral)
+		return ERR_CONFIG;
+	if ((err = attest_pccs_register(a, detail)) != ERR_OK)
+		return err;
 	return svc_add_service(env, &a->attest_def, detail);
 }
 
 void attest_fini(struct svc_env *env)
 {
-	free(env->priv);
+	struct attest_env *a = env->priv;
+
+	if (!a)
+		return;
+	a->closing = 1;
+	attest_collateral_free(a->collateral);
+	free(a);
 	env->priv = NULL;
 }

@@ -12,6 +12,7 @@ int main(int argc, char **argv)
 		.nkeys = attest_config_nkeys,
 		.config_size = sizeof(struct attest_config),
 		.init = attest_init,
+		.validate = attest_config_validate,
 		.fini = attest_fini,
 	};
 
