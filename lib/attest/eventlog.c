@@ -255,9 +255,11 @@ static err_t runtime_digest(struct attest_event *e, int version, const uint8_t *
 	err_t rc;
 
 	buf_writer_clear(w);
-	rc = attest_event_preimage_v2(e->name, e->name_len, e->payload, e->payload_len, w);
-	if (rc != ERR_OK)
-		return rc;
+	if (has_pre || version == 2) {
+		rc = attest_event_preimage_v2(e->name, e->name_len, e->payload, e->payload_len, w);
+		if (rc != ERR_OK)
+			return rc;
+	}
 	if (has_pre) {
 		is_v2 = pre_len == w->len && memcmp(pre, w->p, pre_len) == 0;
 		is_v1 = !is_v2 && v1_preimage_equal(pre, pre_len, e);
@@ -282,6 +284,43 @@ static err_t runtime_digest(struct attest_event *e, int version, const uint8_t *
 	return ERR_OK;
 }
 
+/* IMR range, and runtime events exactly on IMR 3. */
+static err_t check_placement(const struct attest_event *e, const char **detail)
+{
+	if (e->imr > 3) {
+		SET_DETAIL(detail, "event imr out of range 0..3");
+		return ERR_ATTEST_EVENT_LOG;
+	}
+	if ((e->event_type == ATTEST_RUNTIME_EVENT_TYPE) != (e->imr == 3)) {
+		SET_DETAIL(detail, "runtime events (type 0x08000001) must be exactly the IMR 3 events");
+		return ERR_ATTEST_EVENT_LOG;
+	}
+	return ERR_OK;
+}
+
+/* The rest of the per-event rules once the fields are known; sets digest, digest_given, version, extended. */
+static err_t finish_event(struct attest_event *e, int version, const uint8_t *given, const uint8_t *pre,
+			  size_t pre_len, int has_pre, struct buf_writer *w, const char **detail)
+{
+	e->digest_given = given != NULL;
+	e->extended = e->event_type != ATTEST_EV_NO_ACTION;
+	e->version = 0;
+	e->has_preimage = 0;
+	if (e->imr < 3) {
+		if (!given) {
+			SET_DETAIL(detail, "boot event (IMR 0-2) without a 48-byte digest");
+			return ERR_ATTEST_EVENT_LOG;
+		}
+		if (has_pre) {
+			SET_DETAIL(detail, "preimage on a boot event");
+			return ERR_ATTEST_EVENT_LOG;
+		}
+		memcpy(e->digest, given, ATTEST_RTMR_LEN);
+		return ERR_OK;
+	}
+	return runtime_digest(e, version, pre, pre_len, has_pre, given, w, detail);
+}
+
 static err_t parse_event(const struct json_value *item, struct arena *a, struct buf_writer *w,
 			 struct attest_event *e, const char **detail)
 {
@@ -300,14 +339,8 @@ static err_t parse_event(const struct json_value *item, struct arena *a, struct 
 	if ((rc = get_u32_member(item, "imr", &e->imr, detail)) != ERR_OK ||
 	    (rc = get_u32_member(item, "event_type", &e->event_type, detail)) != ERR_OK)
 		return rc;
-	if (e->imr > 3) {
-		SET_DETAIL(detail, "event imr out of range 0..3");
-		return ERR_ATTEST_EVENT_LOG;
-	}
-	if ((e->event_type == ATTEST_RUNTIME_EVENT_TYPE) != (e->imr == 3)) {
-		SET_DETAIL(detail, "runtime events (type 0x08000001) must be exactly the IMR 3 events");
-		return ERR_ATTEST_EVENT_LOG;
-	}
+	if ((rc = check_placement(e, detail)) != ERR_OK)
+		return rc;
 	name = json_get(item, "event");
 	if (!name || name->type != JSON_STRING) {
 		SET_DETAIL(detail, "event name missing or not a string");
@@ -340,21 +373,8 @@ static err_t parse_event(const struct json_value *item, struct arena *a, struct 
 			return ERR_ATTEST_EVENT_LOG;
 		}
 	}
-	e->digest_given = digest_len == ATTEST_RTMR_LEN;
-	e->extended = e->event_type != ATTEST_EV_NO_ACTION;
-	if (e->imr < 3) {
-		if (!e->digest_given) {
-			SET_DETAIL(detail, "boot event (IMR 0-2) without a 48-byte digest");
-			return ERR_ATTEST_EVENT_LOG;
-		}
-		if (has_pre) {
-			SET_DETAIL(detail, "preimage on a boot event");
-			return ERR_ATTEST_EVENT_LOG;
-		}
-		memcpy(e->digest, digest, ATTEST_RTMR_LEN);
-		return ERR_OK;
-	}
-	return runtime_digest(e, (int)version, pre, pre_len, has_pre, e->digest_given ? digest : NULL, w, detail);
+	return finish_event(e, (int)version, digest_len == ATTEST_RTMR_LEN ? digest : NULL, pre, pre_len, has_pre, w,
+			    detail);
 }
 
 err_t attest_eventlog_parse_json(const char *text, size_t len, struct arena *a, struct attest_eventlog *out,
@@ -408,6 +428,50 @@ err_t attest_eventlog_parse_json(const char *text, size_t len, struct arena *a, 
 	}
 	replay(out, ev, root->u.arr.n);
 	rc = ERR_OK;
+out:
+	buf_writer_free(&w);
+	return rc;
+}
+
+err_t attest_eventlog_from_events(struct attest_event *ev, size_t n, struct attest_eventlog *out,
+				  const char **detail)
+{
+	struct buf_writer w;
+	err_t rc = ERR_OK;
+
+	memset(out, 0, sizeof(*out));
+	buf_writer_init(&w, V2_PREIMAGE_MAX);
+	if (n > ATTEST_EVENTLOG_MAX_EVENTS) {
+		SET_DETAIL(detail, "too many events");
+		rc = ERR_PROTO_TOO_LARGE;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct attest_event *e = &ev[i];
+		uint8_t given[ATTEST_RTMR_LEN];
+
+		if ((e->name_len && !e->name) || (e->payload_len && !e->payload)) {
+			rc = ERR_INVALID_ARG;
+			goto out;
+		}
+		if (e->name_len > ATTEST_EVENTLOG_MAX_NAME || e->payload_len > ATTEST_EVENTLOG_MAX_PAYLOAD) {
+			SET_DETAIL(detail, "event name or payload too large");
+			rc = ERR_PROTO_TOO_LARGE;
+			goto out;
+		}
+		if (e->version < 0 || e->version > 2) {
+			SET_DETAIL(detail, "event version is not 1 or 2");
+			rc = ERR_ATTEST_EVENT_LOG;
+			goto out;
+		}
+		if (!e->name)
+			e->name = "";
+		memcpy(given, e->digest, sizeof(given));
+		if ((rc = check_placement(e, detail)) != ERR_OK ||
+		    (rc = finish_event(e, e->version, e->digest_given ? given : NULL, NULL, 0, 0, &w, detail)) != ERR_OK)
+			goto out;
+	}
+	replay(out, ev, n);
 out:
 	buf_writer_free(&w);
 	return rc;

@@ -83,6 +83,20 @@ err_t attest_eventlog_parse_json(const char *text, size_t len, struct arena *a, 
 				 const char **detail) MUST_CHECK;
 
 /*
+ * The same validation and replay for events decoded elsewhere (the SCALE
+ * TdxEvent list of a V0 VersionedAttestation, msgpack of V1): each ev[i]
+ * gives imr, event_type, name/name_len (must be valid UTF-8 for V2),
+ * payload/payload_len, digest + digest_given, and version (0 or 1 = V1,
+ * 2 = V2). Preimages are not carried there. Runtime digests are recomputed
+ * in place (a given one must match); the other outputs are set as by the
+ * JSON parser. `ev` is modified and referenced by out (caller keeps it).
+ * Errors as for attest_eventlog_parse_json; ERR_INVALID_ARG for NULL
+ * pointers with non-zero lengths.
+ */
+err_t attest_eventlog_from_events(struct attest_event *ev, size_t n, struct attest_eventlog *out,
+				  const char **detail) MUST_CHECK;
+
+/*
  * Parse a CCEL / TCG crypto-agile event log (TCG_PCClientPCREvent header with
  * the "Spec ID Event03" structure, then TCG_PCR_EVENT2 records) into the same
  * shape: PCR index 1..4 becomes IMR 0..3, index 0 records are skipped (as

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The attest service's config and process environment. */
-#ifndef DS_ATTEST_H
-#define DS_ATTEST_H
+#ifndef DS_ATTEST_SVC_H
+#define DS_ATTEST_SVC_H
 
 #include "svc.h"
 
@@ -46,6 +46,9 @@ extern const size_t attest_config_nkeys;
 err_t attest_config_validate(const struct svc_config *cfg, const char **detail) MUST_CHECK;
 err_t attest_init(struct svc_env *env, const char **detail) MUST_CHECK;
 void attest_fini(struct svc_env *env);
+
+/* GetCollateral (attest_collateral_rpc.c): collateral by key, async on a cache miss. */
+int attest_on_get_collateral(struct rpc_call *call, const ProtobufCMessage *req, ProtobufCMessage **resp);
 
 /* The PCCS v4 GET routes (attest_pccs.c). */
 err_t attest_pccs_register(struct attest_env *a, const char **detail) MUST_CHECK;

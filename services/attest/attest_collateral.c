@@ -666,8 +666,16 @@ static void maybe_prefetch(struct attest_collateral *c, struct coll_entry *e, ui
 {
 	struct coll_fetch *f;
 
-	if (c->cfg.mode != ATTEST_COLL_MODE_PCCS || !c->cfg.refresh_before_s || e->fetch || now < e->fail_until ||
-	    now + c->cfg.refresh_before_s < blob_expiry(c, e->blob))
+	uint64_t window;
+
+	if (c->cfg.mode != ATTEST_COLL_MODE_PCCS || !c->cfg.refresh_before_s || e->fetch || now < e->fail_until)
+		return;
+	window = blob_expiry(c, e->blob) - MIN(c->cfg.refresh_before_s, blob_expiry(c, e->blob));
+	/*
+	 * Once per artefact: a copy fetched inside the window was the refresh
+	 * (upstream had nothing newer), so the next fetch waits for expiry.
+	 */
+	if (now < window || e->blob->fetched_at >= window)
 		return;
 	f = fetch_new(c, e);
 	if (!f)
@@ -972,41 +980,146 @@ int attest_collateral_mode(const struct attest_collateral *c)
 	return c->cfg.mode;
 }
 
-/* ---- DCAP bundle ---- */
+/* ---- several keys at once ---- */
 
-struct dcap_gather {
+struct gather {
 	struct attest_collateral *c;
-	attest_coll_dcap_cb cb;
+	attest_coll_multi_cb cb;
 	void *arg;
-	struct attest_coll_blob *blobs[4];   /* tcb, qe, pck crl, root crl */
+	size_t n;
+	unsigned optional;                 /* bit i: part i may fail */
+	struct attest_coll_blob *blobs[ATTEST_COLL_MULTI_MAX];
 	unsigned pending;
-	err_t err;
+	struct attest_coll_multi out;
 	char detail[DETAIL_MAX];
-	int stale;
 };
 
-struct dcap_part {
-	struct dcap_gather *g;
+struct gather_part {
+	struct gather *g;
 	unsigned idx;
 };
 
-static void gather_done(struct dcap_gather *g)
+static void gather_done(struct gather *g)
 {
+	g->out.detail = g->detail;
+	for (size_t i = 0; i < g->n; i++)
+		g->out.blobs[i] = g->blobs[i];
+	if (g->out.err == ERR_OK) {
+		g->out.expires_at = UINT64_MAX;
+		g->out.fetched_at = UINT64_MAX;
+		for (size_t i = 0; i < g->n; i++) {
+			const struct attest_coll_blob *b = g->blobs[i];
+			if (!b)
+				continue;
+			g->out.expires_at = MIN(g->out.expires_at, blob_expiry(g->c, b));
+			g->out.fetched_at = MIN(g->out.fetched_at, b->fetched_at);
+			if (!g->out.issued_at || b->issued_at < g->out.issued_at)
+				g->out.issued_at = b->issued_at;
+		}
+	}
+	g->cb(g->arg, &g->out);
+	for (size_t i = 0; i < g->n; i++)
+		attest_coll_blob_unref(g->blobs[i]);
+	free(g);
+}
+
+static void gather_fail(struct gather *g, unsigned idx, err_t err, int status, const char *detail)
+{
+	if (g->optional & (1u << idx))
+		return;
+	if (g->out.err == ERR_OK) {
+		g->out.err = err;
+		g->out.upstream_status = status;
+		snprintf(g->detail, sizeof(g->detail), "%s", detail);
+	}
+}
+
+static void on_gather_part(void *arg, const struct attest_coll_result *r)
+{
+	struct gather_part *p = arg;
+	struct gather *g = p->g;
+
+	if (r->err != ERR_OK) {
+		gather_fail(g, p->idx, r->err, r->upstream_status, r->detail && r->detail[0] ? r->detail : err_str(r->err));
+	} else {
+		g->blobs[p->idx] = attest_coll_blob_ref(r->blob);
+		g->out.stale |= r->stale;
+		g->out.from_cache &= r->from_cache;
+	}
+	free(p);
+	if (--g->pending == 0)
+		gather_done(g);
+}
+
+err_t attest_collateral_get_many(struct attest_collateral *c, const struct attest_coll_key *keys, size_t n,
+				 unsigned optional, attest_coll_multi_cb cb, void *arg)
+{
+	struct gather *g;
+	unsigned started = 0;
+	err_t first = ERR_OK;
+
+	if (!c || !keys || !cb || n == 0 || n > ATTEST_COLL_MULTI_MAX)
+		return ERR_INVALID_ARG;
+	g = calloc(1, sizeof(*g));
+	if (!g)
+		return ERR_NOMEM;
+	g->c = c;
+	g->cb = cb;
+	g->arg = arg;
+	g->n = n;
+	g->optional = optional;
+	g->pending = (unsigned)n;
+	g->out.from_cache = 1;
+	for (unsigned i = 0; i < n; i++) {
+		struct gather_part *p = calloc(1, sizeof(*p));
+		err_t e = p ? ERR_OK : ERR_NOMEM;
+		if (p) {
+			p->g = g;
+			p->idx = i;
+			e = attest_collateral_get(c, &keys[i], on_gather_part, p);
+			if (e != ERR_OK)
+				free(p);
+		}
+		if (e == ERR_OK) {
+			started++;
+			continue;
+		}
+		/* Parts already started still call back; this one is done, with its error. */
+		if (first == ERR_OK)
+			first = e;
+		gather_fail(g, i, e, 0, err_str(e));
+		g->pending--;
+	}
+	if (started == 0) {
+		free(g);
+		return first;
+	}
+	return ERR_OK;
+}
+
+/* ---- DCAP bundle ---- */
+
+struct dcap_req {
+	attest_coll_dcap_cb cb;
+	void *arg;
+};
+
+static void on_dcap_parts(void *arg, const struct attest_coll_multi *m)
+{
+	struct dcap_req *q = arg;
 	struct attest_coll_dcap out = { 0 };
 	struct buf_writer w;
 
 	buf_writer_init(&w, (size_t)16 << 20);
-	out.err = g->err;
-	out.detail = g->detail;
-	out.stale = g->stale;
+	out.err = m->err;
+	out.detail = m->detail;
+	out.stale = m->stale;
+	out.expires_at = m->expires_at;
+	out.issued_at = m->issued_at;
+	for (unsigned i = 0; i < 4; i++)
+		out.parts[i] = m->blobs[i];
 	if (out.err == ERR_OK) {
-		out.expires_at = UINT64_MAX;
-		for (unsigned i = 0; i < 4; i++) {
-			out.expires_at = MIN(out.expires_at, blob_expiry(g->c, g->blobs[i]));
-			if (!out.issued_at || g->blobs[i]->issued_at < out.issued_at)
-				out.issued_at = g->blobs[i]->issued_at;
-		}
-		out.err = attest_coll_dcap_json(g->blobs[0], g->blobs[1], g->blobs[2], g->blobs[3], &w);
+		out.err = attest_coll_dcap_json(m->blobs[0], m->blobs[1], m->blobs[2], m->blobs[3], &w);
 		if (out.err == ERR_OK && buf_cstr(&w)) {
 			out.json = (const char *)w.p;
 			out.len = w.len;
@@ -1015,30 +1128,20 @@ static void gather_done(struct dcap_gather *g)
 			out.detail = "cannot assemble the collateral JSON";
 		}
 	}
-	g->cb(g->arg, &out);
+	q->cb(q->arg, &out);
 	buf_writer_free(&w);
-	for (unsigned i = 0; i < 4; i++)
-		attest_coll_blob_unref(g->blobs[i]);
-	free(g);
+	free(q);
 }
 
-static void on_dcap_part(void *arg, const struct attest_coll_result *r)
+void attest_coll_dcap_keys(enum attest_coll_tee tee, const uint8_t fmspc[ATTEST_COLL_FMSPC_LEN],
+			   enum attest_coll_ca ca, struct attest_coll_key keys[4])
 {
-	struct dcap_part *p = arg;
-	struct dcap_gather *g = p->g;
-
-	if (r->err != ERR_OK) {
-		if (g->err == ERR_OK) {
-			g->err = r->err;
-			snprintf(g->detail, sizeof(g->detail), "%s", r->detail ? r->detail : err_str(r->err));
-		}
-	} else {
-		g->blobs[p->idx] = attest_coll_blob_ref(r->blob);
-		g->stale |= r->stale;
-	}
-	free(p);
-	if (--g->pending == 0)
-		gather_done(g);
+	memset(keys, 0, 4 * sizeof(keys[0]));
+	keys[0].kind = tee == ATTEST_COLL_TEE_TDX ? ATTEST_COLL_TDX_TCB : ATTEST_COLL_SGX_TCB;
+	memcpy(keys[0].fmspc, fmspc, ATTEST_COLL_FMSPC_LEN);
+	keys[1].kind = tee == ATTEST_COLL_TEE_TDX ? ATTEST_COLL_TDX_QE_IDENTITY : ATTEST_COLL_SGX_QE_IDENTITY;
+	keys[2].kind = ca == ATTEST_COLL_CA_PROCESSOR ? ATTEST_COLL_PCK_CRL_PROCESSOR : ATTEST_COLL_PCK_CRL_PLATFORM;
+	keys[3].kind = ATTEST_COLL_ROOT_CA_CRL;
 }
 
 err_t attest_collateral_get_dcap(struct attest_collateral *c, enum attest_coll_tee tee,
@@ -1046,52 +1149,20 @@ err_t attest_collateral_get_dcap(struct attest_collateral *c, enum attest_coll_t
 				 attest_coll_dcap_cb cb, void *arg)
 {
 	struct attest_coll_key keys[4];
-	struct dcap_gather *g;
-	unsigned started = 0;
-	err_t first = ERR_OK;
+	struct dcap_req *q;
+	err_t e;
 
 	if (!c || !fmspc || !cb || (tee != ATTEST_COLL_TEE_SGX && tee != ATTEST_COLL_TEE_TDX) ||
 	    (ca != ATTEST_COLL_CA_PROCESSOR && ca != ATTEST_COLL_CA_PLATFORM))
 		return ERR_INVALID_ARG;
-	memset(keys, 0, sizeof(keys));
-	keys[0].kind = tee == ATTEST_COLL_TEE_TDX ? ATTEST_COLL_TDX_TCB : ATTEST_COLL_SGX_TCB;
-	memcpy(keys[0].fmspc, fmspc, ATTEST_COLL_FMSPC_LEN);
-	keys[1].kind = tee == ATTEST_COLL_TEE_TDX ? ATTEST_COLL_TDX_QE_IDENTITY : ATTEST_COLL_SGX_QE_IDENTITY;
-	keys[2].kind = ca == ATTEST_COLL_CA_PROCESSOR ? ATTEST_COLL_PCK_CRL_PROCESSOR : ATTEST_COLL_PCK_CRL_PLATFORM;
-	keys[3].kind = ATTEST_COLL_ROOT_CA_CRL;
-	g = calloc(1, sizeof(*g));
-	if (!g)
+	attest_coll_dcap_keys(tee, fmspc, ca, keys);
+	q = calloc(1, sizeof(*q));
+	if (!q)
 		return ERR_NOMEM;
-	g->c = c;
-	g->cb = cb;
-	g->arg = arg;
-	g->pending = 4;
-	for (unsigned i = 0; i < 4; i++) {
-		struct dcap_part *p = calloc(1, sizeof(*p));
-		err_t e = p ? ERR_OK : ERR_NOMEM;
-		if (p) {
-			p->g = g;
-			p->idx = i;
-			e = attest_collateral_get(c, &keys[i], on_dcap_part, p);
-			if (e != ERR_OK)
-				free(p);
-		}
-		if (e == ERR_OK) {
-			started++;
-			continue;
-		}
-		/* Parts already started still call back; this one counts as done with its error. */
-		if (first == ERR_OK)
-			first = e;
-		if (g->err == ERR_OK) {
-			g->err = e;
-			snprintf(g->detail, sizeof(g->detail), "%s: %s", attest_coll_kind_name(keys[i].kind), err_str(e));
-		}
-		g->pending--;
-	}
-	if (started == 0) {
-		free(g);
-		return first;
-	}
-	return ERR_OK;
+	q->cb = cb;
+	q->arg = arg;
+	e = attest_collateral_get_many(c, keys, 4, 0, on_dcap_parts, q);
+	if (e != ERR_OK)
+		free(q);
+	return e;
 }

@@ -218,11 +218,40 @@ err_t attest_collateral_get(struct attest_collateral *c, const struct attest_col
 			    void *arg) MUST_CHECK;
 
 /*
+ * Several artefacts at once (e.g. a platform's TCB info, QE identity and
+ * CRLs). The callback runs once, from the loop, when all parts are in.
+ * `err`/`detail`/`upstream_status` are the first failing required part's;
+ * parts whose bit is set in `optional` may fail (their blob is then NULL).
+ * Blobs are borrowed for the callback, in the order of `keys`.
+ */
+#define ATTEST_COLL_MULTI_MAX 4
+struct attest_coll_multi {
+	err_t err;
+	const char *detail;
+	int upstream_status;
+	struct attest_coll_blob *blobs[ATTEST_COLL_MULTI_MAX];
+	int stale;                   /* any part is past its expiry */
+	int from_cache;              /* no part needed an upstream fetch */
+	uint64_t expires_at;         /* the earliest expiry among the parts */
+	uint64_t issued_at;          /* the oldest issue time among the parts */
+	uint64_t fetched_at;         /* the oldest fetch among the parts */
+};
+typedef void (*attest_coll_multi_cb)(void *arg, const struct attest_coll_multi *r);
+
+err_t attest_collateral_get_many(struct attest_collateral *c, const struct attest_coll_key *keys, size_t n,
+				 unsigned optional, attest_coll_multi_cb cb, void *arg) MUST_CHECK;
+
+/* The four keys of a DCAP bundle: TCB info, QE identity, PCK CRL, Root CA CRL. */
+void attest_coll_dcap_keys(enum attest_coll_tee tee, const uint8_t fmspc[ATTEST_COLL_FMSPC_LEN],
+			   enum attest_coll_ca ca, struct attest_coll_key keys[4]);
+
+/*
  * Everything a DCAP verification needs for one platform (TCB info and QE
  * identity for `tee`, the PCK CRL of `ca`, the Root CA CRL), as dcap-qvl
- * QuoteCollateralV3 JSON (`json`, `len`; valid during the callback). On
- * failure `err`/`detail` are the first failing item's. `stale` is set when
- * any item was served stale; `expires_at` is the earliest expiry.
+ * QuoteCollateralV3 JSON (`json`, `len`; valid during the callback), and the
+ * four blobs (`parts`, same order; borrowed for the callback). On failure
+ * `err`/`detail` are the first failing item's. `stale` is set when any item
+ * is past its expiry; `expires_at` is the earliest expiry.
  */
 struct attest_coll_dcap {
 	err_t err;
@@ -232,6 +261,7 @@ struct attest_coll_dcap {
 	int stale;
 	uint64_t expires_at;
 	uint64_t issued_at;          /* the oldest issue time among the four */
+	const struct attest_coll_blob *parts[4];
 };
 typedef void (*attest_coll_dcap_cb)(void *arg, const struct attest_coll_dcap *r);
 

@@ -291,11 +291,9 @@ void attest_coll_url_encode(const char *s, size_t len, struct buf_writer *out)
 	for (size_t i = 0; i < len; i++) {
 		unsigned char ch = (unsigned char)s[i];
 		if ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
-		    strchr("-_.!~*'()", ch) != NULL) {
-			if (ch != 0) {
-				buf_put_u8(out, ch);
-				continue;
-			}
+		    (ch != 0 && strchr("-_.!~*'()", ch) != NULL)) {
+			buf_put_u8(out, ch);
+			continue;
 		}
 		buf_put_u8(out, '%');
 		buf_put_u8(out, (uint8_t)hex[ch >> 4]);
@@ -413,6 +411,16 @@ out:
 	return e;
 }
 
+static size_t count_pem_blocks(const char *p, size_t n)
+{
+	size_t c = 0;
+
+	for (size_t i = 0; i + 11 <= n; i++)
+		if (memcmp(p + i, "-----BEGIN ", 11) == 0)
+			c++;
+	return c;
+}
+
 /*
  * PEM certificates, all of which must parse, at least one and at most
  * MAX_CHAIN_CERTS; the latest notBefore and earliest notAfter among them.
@@ -445,6 +453,9 @@ static err_t pem_chain_validity(const char *pem, size_t len, uint64_t *not_befor
 	}
 	/* The loop ends at "no more PEM blocks"; anything else is a malformed block. */
 	if (n == 0 || ERR_GET_REASON(ERR_peek_last_error()) != PEM_R_NO_START_LINE)
+		goto out;
+	/* A block OpenSSL skipped (a truncated one, another type) is not part of a chain either. */
+	if (count_pem_blocks(pem, len) != n)
 		goto out;
 	*count = n;
 	e = ERR_OK;
@@ -650,6 +661,12 @@ err_t attest_coll_blob_new(const struct attest_coll_key *k, const uint8_t *body,
 		e = pem_chain_validity(chain, chain_len, &nb, &na, &ncerts);
 		if (e != ERR_OK) {
 			*detail = "issuer chain is not PEM certificates";
+			goto out;
+		}
+		if (ncerts < 2) {
+			/* Intel's chains are the signer (TCB Signing or PCK CA) and the Root CA. */
+			*detail = "issuer chain is a single certificate";
+			e = ERR_ATTEST_CERT_CHAIN;
 			goto out;
 		}
 		e = ERR_NOMEM;
@@ -884,13 +901,14 @@ err_t attest_coll_from_dcap_json(const char *json, size_t len, uint64_t fetched_
 
 	*n = 0;
 	*detail = NULL;
-	arena_init(&a, 8 * len + ((size_t)64 << 10), 16u << 10);
+	/* Byte fields may be arrays of small numbers: a tree node for every two input bytes. */
+	arena_init(&a, 48 * len + ((size_t)1 << 20), 64u << 10);
 	buf_writer_init(&body, MAX_ARTEFACT);
 	buf_writer_init(&bytes, MAX_ARTEFACT);
 	e = json_parse(json, len, NULL, &a, &root, NULL);
 	if (e != ERR_OK || root->type != JSON_OBJECT) {
-		*detail = "not a JSON object";
-		e = ERR_PROTO_JSON;
+		*detail = e == ERR_BUDGET ? "JSON too large to parse" : "not a JSON object";
+		e = e == ERR_OK ? ERR_PROTO_JSON : e;
 		goto out;
 	}
 

@@ -34,9 +34,10 @@ static int on_get_info(struct rpc_call *call, const ProtobufCMessage *req, Proto
 	return ERR_OK;
 }
 
-/* Unlisted methods (Verify, Inspect, collateral ...) answer UNIMPLEMENTED until they land. */
+/* Unlisted methods (Verify, Inspect, cache status ...) answer UNIMPLEMENTED until they land. */
 static const struct rpc_method attest_methods[] = {
 	{ "GetInfo", on_get_info, RPC_F_PUBLIC | RPC_F_IDEMPOTENT, NULL },
+	{ "GetCollateral", attest_on_get_collateral, RPC_F_PUBLIC | RPC_F_IDEMPOTENT, NULL },
 };
 
 static uint64_t ms_to_s(uint32_t ms)

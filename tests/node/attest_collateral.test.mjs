@@ -60,6 +60,21 @@ function buildUpstream() {
 			processor: { body: Buffer.from(sgx.pck_crl, 'hex'), chain: sgx.pck_crl_issuer_chain },
 		},
 		rootcacrl: tdx.root_ca_crl,   // a PCCS sends the Root CA CRL as hex text
+		amd: buildKds(),
+	};
+}
+
+/** AMD KDS: the Milan chain and the VCEK of go-sev-guest's attestation.bin (a v2 Milan report). */
+function buildKds() {
+	const report = readFileSync(join(DATA, 'go-sev-guest/attestation.bin'));
+	const tcb = report.subarray(0x180, 0x188);
+	return {
+		hwid: report.subarray(0x1a0, 0x1e0),
+		reportedTcb: tcb.readBigUInt64LE(0),
+		// Milan: bytes [0]=BOOT_LOADER, [1]=TEE, [6]=SNP, [7]=MICROCODE (attestation.md B.1).
+		query: { blSPL: String(tcb[0]), teeSPL: String(tcb[1]), snpSPL: String(tcb[6]), ucodeSPL: String(tcb[7]) },
+		vcek: readFileSync(join(DATA, 'go-sev-guest/vcek.testcer')),
+		chain: readFileSync(join(DATA, 'go-sev-guest/ask_ark_milan.pem'), 'utf8'),
 	};
 }
 
@@ -91,6 +106,22 @@ class FakePccs {
 		if (this.failing) {
 			res.writeHead(503, { 'content-type': 'text/plain' });
 			res.end('upstream down for the test\n');
+			return;
+		}
+		const kds = u.pathname.match(/^\/vcek\/v1\/Milan\/([0-9a-f]+|cert_chain|crl)$/);
+		if (kds) {
+			const a = this.data.amd;
+			if (kds[1] === 'cert_chain') {
+				res.writeHead(200, { 'content-type': 'application/x-pem-file' });
+				res.end(a.chain);
+			} else if (kds[1] === a.hwid.toString('hex') &&
+				Object.entries(a.query).every(([k, v]) => u.searchParams.get(k) === v) && [...u.searchParams.keys()].length === 4) {
+				res.writeHead(200, { 'content-type': 'application/pkix-cert' });
+				res.end(a.vcek);
+			} else {
+				res.writeHead(404);   // no CRL in the test data; a wrong hwid or TCB query
+				res.end();
+			}
 			return;
 		}
 		const m = u.pathname.match(/^\/(sgx|tdx)\/certification\/v4\/(tcb|qe\/identity|pckcrl|rootcacrl)$/);
@@ -199,6 +230,23 @@ async function get(srv, path) {
 	const r = await fetch(base(srv) + path);
 	const body = Buffer.from(await r.arrayBuffer());
 	return { status: r.status, headers: r.headers, body, text: body.toString('utf8') };
+}
+
+/** A Connect unary JSON call; resolves to { status, body }. */
+async function connect(srv, method, req) {
+	const r = await fetch(`${base(srv)}/dstack.attest.v1.Attest/${method}`, {
+		method: 'POST',
+		headers: { 'content-type': 'application/json' },
+		body: JSON.stringify(req),
+	});
+	return { status: r.status, body: await r.json() };
+}
+
+const b64 = (buf) => Buffer.from(buf).toString('base64');
+
+function pemToDer(pem) {
+	return [...pem.matchAll(/-----BEGIN CERTIFICATE-----([^-]+)-----END CERTIFICATE-----/g)]
+		.map((m) => Buffer.from(m[1].replace(/\s+/g, ''), 'base64'));
 }
 
 async function metric(srv, name, labels) {
@@ -341,6 +389,63 @@ describe('dstack-attest collateral cache and PCCS API', () => {
 			assert.equal(report.status, 'UpToDate');
 		});
 
+		test('GetCollateral (Intel) returns the cached artefacts field for field', async () => {
+			const before = up.total();
+			const { status, body } = await connect(srv, 'GetCollateral', {
+				key: { teeType: 'TEE_TYPE_TDX', fmspc: b64(Buffer.from(TDX_FMSPC, 'hex')), pckCa: 'PCK_CA_PLATFORM' },
+			});
+			assert.equal(status, 200, JSON.stringify(body));
+			const file = loadCollateral('dcap-qvl/tdx_quote_collateral.json');
+			const ic = body.collateral.intel;
+			assert.equal(ic.tcbInfo, file.tcb_info, 'the exact signed bytes');
+			assert.equal(ic.qeIdentity, file.qe_identity);
+			assert.equal(Buffer.from(ic.tcbInfoSignature, 'base64').toString('hex'), file.tcb_info_signature);
+			assert.equal(Buffer.from(ic.qeIdentitySignature, 'base64').toString('hex'), file.qe_identity_signature);
+			assert.equal(Buffer.from(ic.pckCrl, 'base64').toString('hex'), file.pck_crl);
+			assert.equal(Buffer.from(ic.rootCaCrl, 'base64').toString('hex'), file.root_ca_crl);
+			assert.equal(ic.tcbInfoIssuerChain, file.tcb_info_issuer_chain);
+			assert.equal(ic.qeIdentityIssuerChain, file.qe_identity_issuer_chain);
+			assert.equal(ic.pckCrlIssuerChain, file.pck_crl_issuer_chain);
+			assert.equal(ic.tcbEvaluationDataNumber, 17);
+			assert.equal(ic.tcbInfoNextUpdateUnix, String(Date.parse('2025-07-19T10:16:03Z') / 1000));
+			assert.equal(body.collateral.expiresAtUnix, String(Date.parse('2025-07-19T10:00:35Z') / 1000), 'the PCK CRL expires first');
+			assert.equal(body.fromCache, true);
+			assert.equal(up.total(), before);
+
+			const bad = await connect(srv, 'GetCollateral', { key: { teeType: 'TEE_TYPE_TDX', fmspc: 'AAEC', pckCa: 'PCK_CA_PLATFORM' } });
+			assert.equal(bad.status, 400, JSON.stringify(bad.body));
+			assert.equal(bad.body.code, 'invalid_argument');
+			const nf = await connect(srv, 'GetCollateral', {
+				key: { teeType: 'TEE_TYPE_SGX', fmspc: b64(Buffer.from('00906ED50000', 'hex')), pckCa: 'PCK_CA_PROCESSOR' },
+			});
+			assert.equal(nf.body.code, 'not_found', JSON.stringify(nf.body));
+		});
+
+		test('GetCollateral (AMD) fetches the KDS chain and VCEK with the SPLs from REPORTED_TCB', async () => {
+			const a = up.data.amd;
+			const req = { key: { teeType: 'TEE_TYPE_SEV_SNP', snpProduct: 'Milan', snpHwId: b64(a.hwid), snpReportedTcb: String(a.reportedTcb) } };
+			for (let i = 0; i < 2; i++) {
+				const { status, body } = await connect(srv, 'GetCollateral', req);
+				assert.equal(status, 200, JSON.stringify(body));
+				const ac = body.collateral.amd;
+				assert.equal(ac.product, 'Milan');
+				assert.deepEqual(Buffer.from(ac.vcek, 'base64'), a.vcek);
+				const [ask, ark] = pemToDer(a.chain);
+				assert.deepEqual(Buffer.from(ac.ask, 'base64'), ask);
+				assert.deepEqual(Buffer.from(ac.ark, 'base64'), ark);
+				assert.equal(ac.crl, undefined, 'no CRL upstream: best effort');
+				assert.equal(ac.vcekNotAfterUnix, String(Date.parse('2029-09-24T00:55:28Z') / 1000));
+				assert.equal(body.fromCache === true, i === 1, 'proto3 JSON omits false');
+			}
+			assert.equal(up.count(`/vcek/v1/Milan/${a.hwid.toString('hex')}`), 1);
+			assert.equal(up.count('/vcek/v1/Milan/cert_chain'), 1);
+			const other = { key: { ...req.key, snpReportedTcb: String(a.reportedTcb + 1n) } };
+			const nf = await connect(srv, 'GetCollateral', other);
+			assert.equal(nf.body.code, 'not_found', JSON.stringify(nf.body));
+			const vlek = await connect(srv, 'GetCollateral', { key: { ...req.key, snpSigningKey: 'SEV_SIGNING_KEY_VLEK' } });
+			assert.equal(vlek.body.code, 'invalid_argument');
+		});
+
 		test('cache files are written atomically with mode 0600', () => {
 			const dir = join(tmp.dir, 'cache');
 			const files = readdirSync(dir);
@@ -377,6 +482,32 @@ describe('dstack-attest collateral cache and PCCS API', () => {
 		}
 	});
 
+	test('refresh_before: a hit close to expiry refreshes in the background, once per artefact', async () => {
+		// The disk copy was fetched on 07-10; on 07-15 it is inside a 5-day window before the 07-19 nextUpdate.
+		const path = `/tdx/certification/v4/tcb?fmspc=${TDX_FMSPC}`;
+		const srv = await startAttest(pccsConfig(tmp.dir, 'r', up.url, Date.UTC(2025, 6, 15) / 1000,
+			['collateral.refresh_before = 120h']));
+		try {
+			const before = up.count(path);
+			let r = await get(srv, path);
+			assert.equal(r.status, 200, r.text);
+			for (let i = 0; i < 100 && up.count(path) === before; i++)
+				await sleep(20);
+			assert.equal(up.count(path), before + 1, 'one background refresh');
+			await sleep(100);
+			for (let i = 0; i < 3; i++) {
+				r = await get(srv, path);
+				assert.equal(r.status, 200, r.text);
+			}
+			await sleep(100);
+			assert.equal(up.count(path), before + 1, 'the refreshed copy is not refreshed again');
+			assert.equal(await metric(srv, 'attest_collateral_requests_total', 'kind="tdx_tcb",result="hit"'), 4);
+			assert.equal(await metric(srv, 'attest_collateral_requests_total', 'kind="tdx_tcb",result="miss"'), 0);
+		} finally {
+			await srv.stop();
+		}
+	});
+
 	test('upstream failing: stale within max_stale is served and counted, beyond it is an error', async () => {
 		up.failing = true;
 		try {
@@ -392,6 +523,13 @@ describe('dstack-attest collateral cache and PCCS API', () => {
 				assert.equal(await metric(srv, 'attest_collateral_requests_total', 'kind="tdx_tcb",result="stale"'), 1);
 				assert.equal(await metric(srv, 'attest_collateral_upstream_fetches_total', 'kind="tdx_tcb",result="error"'), 2);
 				assert.match(srv.stderr(), /serving the cached copy .*stale/);
+				const key = { teeType: 'TEE_TYPE_TDX', fmspc: b64(Buffer.from(TDX_FMSPC, 'hex')), pckCa: 'PCK_CA_PLATFORM' };
+				let g = await connect(srv, 'GetCollateral', { key });
+				assert.equal(g.body.code, 'unavailable', JSON.stringify(g.body));
+				assert.match(g.body.message, /allow_stale/);
+				g = await connect(srv, 'GetCollateral', { key, allowStale: true });
+				assert.equal(g.status, 200, JSON.stringify(g.body));
+				assert.equal(g.body.stale, true);
 			} finally {
 				await srv.stop();
 			}

@@ -531,6 +531,243 @@ static void test_p01_verdict_fields(void **state)
 	unload(&l);
 }
 
+/* --- policy, trust anchors, time boundaries, cache ------------------------------------------------ */
+
+static err_t verify_case(const char *quote, const char *coll, uint64_t now, const struct attest_policy *p,
+			 const struct attest_trust *t, struct arena *a, struct attest_verdict *v)
+{
+	struct loaded l;
+	err_t err;
+
+	load_case(quote, coll, &l);
+	err = dcap_verify(l.quote, l.quote_len, &l.coll, t, p, now, a, v);
+	unload(&l);
+	return err;
+}
+
+static void test_policy(void **state)
+{
+	struct attest_policy p;
+	struct attest_verdict v;
+	struct arena a;
+	static const char *const both[] = { "INTEL-SA-00289", "INTEL-SA-00615" };
+	static const char *const one[] = { "INTEL-SA-00615" };
+	const char *sgxc = "dcap-qvl/sgx_quote_collateral.json";
+
+	(void)state;
+	arena_init(&a, 1u << 20, 0);
+	/* The strict default takes UpToDate only. */
+	memset(&p, 0, sizeof(p));
+	assert_int_equal(verify_case("dcap-qvl/sgx_quote", sgxc, 1752919277, &p, &trust, &a, &v), ERR_ATTEST_TCB_STATUS);
+	assert_int_equal(v.tcb.status, TCB_CONFIGURATION_AND_SW_HARDENING_NEEDED);
+	assert_int_equal(v.tcb.n_advisory_ids, 2);
+	/* Status accepted, advisories not (all, or only some, allowed). */
+	p.accepted_statuses = 1u << TCB_CONFIGURATION_AND_SW_HARDENING_NEEDED;
+	assert_int_equal(verify_case("dcap-qvl/sgx_quote", sgxc, 1752919277, &p, &trust, &a, &v), ERR_ATTEST_ADVISORY);
+	p.allowed_advisories = one;
+	p.n_allowed_advisories = 1;
+	assert_int_equal(verify_case("dcap-qvl/sgx_quote", sgxc, 1752919277, &p, &trust, &a, &v), ERR_ATTEST_ADVISORY);
+	p.allowed_advisories = both;
+	p.n_allowed_advisories = 2;
+	assert_int_equal(verify_case("dcap-qvl/sgx_quote", sgxc, 1752919277, &p, &trust, &a, &v), ERR_OK);
+	assert_int_equal(v.tee, ATTEST_TEE_SGX);
+	assert_int_equal(v.pck_ca_platform, 0);
+	assert_memory_equal(v.sgx.report_data, "Hello, world!", 13);
+
+	/* Evaluation data number (P01 collateral: 17) and collateral age (TCB info issued 30 days before T0). */
+	memset(&p, 0, sizeof(p));
+	p.min_tcb_eval_number = 17;
+	assert_int_equal(verify_case("dcap-qvl/tdx_quote", TDXC, T0, &p, &trust, &a, &v), ERR_OK);
+	p.min_tcb_eval_number = 18;
+	assert_int_equal(verify_case("dcap-qvl/tdx_quote", TDXC, T0, &p, &trust, &a, &v), ERR_ATTEST_TCB_EVAL_NUMBER);
+	memset(&p, 0, sizeof(p));
+	p.max_collateral_age_s = T0 - 1750328163;
+	assert_int_equal(verify_case("dcap-qvl/tdx_quote", TDXC, T0, &p, &trust, &a, &v), ERR_OK);
+	p.max_collateral_age_s--;
+	assert_int_equal(verify_case("dcap-qvl/tdx_quote", TDXC, T0, &p, &trust, &a, &v), ERR_ATTEST_COLLATERAL_STALE);
+
+	/* Expected report data and measurements. */
+	memset(&p, 0, sizeof(p));
+	assert_int_equal(verify_case("dcap-qvl/tdx_quote", TDXC, T0, &p, &trust, &a, &v), ERR_OK);
+	{
+		struct attest_td_report td = v.td;
+
+		p.expected_report_data = td.report_data;
+		p.n_expected = 2;
+		p.expected[0].which = ATTEST_M_MRTD;
+		memcpy(p.expected[0].value, td.mrtd, 48);
+		p.expected[0].len = 48;
+		p.expected[1].which = ATTEST_M_RTMR3;
+		memcpy(p.expected[1].value, td.rtmr[3], 48);
+		p.expected[1].len = 48;
+		assert_int_equal(verify_case("dcap-qvl/tdx_quote", TDXC, T0, &p, &trust, &a, &v), ERR_OK);
+		p.expected[1].value[47] ^= 1;
+		assert_int_equal(verify_case("dcap-qvl/tdx_quote", TDXC, T0, &p, &trust, &a, &v), ERR_ATTEST_MEASUREMENT);
+		p.expected[1].value[47] ^= 1;
+		p.expected[1].len = 32;
+		assert_int_equal(verify_case("dcap-qvl/tdx_quote", TDXC, T0, &p, &trust, &a, &v), ERR_ATTEST_MEASUREMENT);
+		p.expected[1].which = ATTEST_M_MRENCLAVE;     /* an SGX register on a TD: never matches */
+		assert_int_equal(verify_case("dcap-qvl/tdx_quote", TDXC, T0, &p, &trust, &a, &v), ERR_ATTEST_MEASUREMENT);
+		p.n_expected = 0;
+		td.report_data[63] ^= 1;
+		p.expected_report_data = td.report_data;
+		assert_int_equal(verify_case("dcap-qvl/tdx_quote", TDXC, T0, &p, &trust, &a, &v), ERR_ATTEST_REPORT_DATA);
+	}
+
+	/* The attribute policy can be relaxed where the policy object says so. */
+	permissive(&p, ATTEST_TCB_DCAP_QVL);
+	p.allow_debug = 1;
+	assert_int_equal(verify_case("teekit/tdx-v4-trustee.dat", "go-tdx-guest/collateral_spr_e4_v4.json", 1688173200,
+				     &p, &trust, &a, &v),
+			 ERR_OK);
+	assert_int_equal(v.tcb.status, TCB_UP_TO_DATE);
+	permissive(&p, ATTEST_TCB_DCAP_QVL);
+	p.allow_service_td = 1;
+	assert_int_equal(verify_case("automata/alibaba_quote_5.dat", "automata/collateral_tdx_90c06f000000_2506.json",
+				     1749945600, &p, &trust, &a, &v),
+			 ERR_OK);
+	assert_int_equal(v.report_type, ATTEST_REPORT_TD15);
+	arena_fini(&a);
+}
+
+static void test_trust_anchors(void **state)
+{
+	struct attest_policy p;
+	struct attest_verdict v;
+	struct attest_trust t;
+	struct arena a;
+	struct loaded l;
+	STACK_OF(X509) *chain;
+
+	(void)state;
+	memset(&p, 0, sizeof(p));
+	arena_init(&a, 1u << 20, 0);
+	/* No anchors at all. */
+	memset(&t, 0, sizeof(t));
+	assert_int_equal(verify_case("dcap-qvl/tdx_quote", TDXC, T0, &p, &t, &a, &v), ERR_ATTEST_ROOT_UNTRUSTED);
+	/* The same root configured only as the development root: accepted, and the verdict says dev. */
+	t.intel_dev_root = trust.intel_root;
+	assert_int_equal(verify_case("dcap-qvl/tdx_quote", TDXC, T0, &p, &t, &a, &v), ERR_OK);
+	assert_int_equal(v.dev, 1);
+	/* Another certificate pinned (the PCK Platform CA): nothing chains to it. */
+	load_case("dcap-qvl/tdx_quote", TDXC, &l);
+	chain = pem_certs_parse(l.coll.pck_crl_issuer_chain, l.coll.pck_crl_issuer_chain_len);
+	assert_non_null(chain);
+	memset(&t, 0, sizeof(t));
+	t.intel_root = sk_X509_value(chain, 0);
+	assert_int_equal(dcap_verify(l.quote, l.quote_len, &l.coll, &t, &p, T0, &a, &v), ERR_ATTEST_ROOT_UNTRUSTED);
+	/* The production root is never the dev root: a verdict from it has dev = 0. */
+	assert_int_equal(dcap_verify(l.quote, l.quote_len, &l.coll, &trust, &p, T0, &a, &v), ERR_OK);
+	assert_int_equal(v.dev, 0);
+	/* No arena: refused, not crashed. */
+	assert_int_equal(dcap_verify(l.quote, l.quote_len, &l.coll, &trust, &p, T0, NULL, &v), ERR_INVALID_ARG);
+	sk_X509_pop_free(chain, X509_free);
+	unload(&l);
+	arena_fini(&a);
+}
+
+/* Validity windows at their edges, on one verified collateral reused across times. */
+static void test_time_boundaries(void **state)
+{
+	struct loaded l;
+	struct attest_policy p;
+	struct attest_verdict v;
+	struct arena a;
+	struct dcap_vcoll *vc = NULL;
+	const uint64_t qe_issue = 1750329147;   /* 2025-06-19T10:32:27Z, the latest start of any window */
+
+	(void)state;
+	memset(&p, 0, sizeof(p));
+	arena_init(&a, 1u << 20, 0);
+	load_case("dcap-qvl/tdx_quote", TDXC, &l);
+	assert_int_equal(dcap_vcoll_new(&l.coll, &trust, &vc, NULL), ERR_OK);
+	assert_int_equal(vc->issued_at, 1750328163);
+	assert_int_equal(vc->expires_at, T0);  /* the PCK CRL's nextUpdate - 1 */
+	assert_int_equal(dcap_verify_quote(vc, l.quote, l.quote_len, &p, qe_issue, NULL, &a, &v), ERR_OK);
+	assert_int_equal(dcap_verify_quote(vc, l.quote, l.quote_len, &p, qe_issue - 1, NULL, &a, &v),
+			 ERR_ATTEST_QE_IDENTITY_FUTURE);
+	assert_int_equal(dcap_verify_quote(vc, l.quote, l.quote_len, &p, T0, NULL, &a, &v), ERR_OK);
+	/* A CRL is stale at its nextUpdate (webpki, as dcap-qvl Rust); the JS port does not check CRL dates. */
+	assert_int_equal(dcap_verify_quote(vc, l.quote, l.quote_len, &p, T0 + 1, NULL, &a, &v), ERR_ATTEST_CRL_EXPIRED);
+	assert_int_equal(dcap_verify_quote(vc, l.quote, l.quote_len, &p, 1752920163, NULL, &a, &v),
+			 ERR_ATTEST_CRL_EXPIRED);
+	assert_int_equal(dcap_verify_quote(vc, l.quote, l.quote_len, &p, 1752920164, NULL, &a, &v),
+			 ERR_ATTEST_TCB_INFO_EXPIRED);
+	assert_int_equal(dcap_verify_quote(vc, l.quote, l.quote_len, &p, 0, NULL, &a, &v), ERR_ATTEST_CRL_EXPIRED);
+	assert_int_equal(dcap_verify_quote(vc, l.quote, l.quote_len, &p, UINT64_MAX, NULL, &a, &v),
+			 ERR_ATTEST_CRL_EXPIRED);
+	dcap_vcoll_free(vc);
+	unload(&l);
+	arena_fini(&a);
+}
+
+static void test_cache_and_chain_sources(void **state)
+{
+	struct loaded l, s;
+	struct attest_policy p;
+	struct attest_verdict v;
+	struct arena a;
+	struct dcap_vcoll *vc = NULL, *vs = NULL;
+	struct dcap_cache *cache = dcap_cache_new(1);   /* one slot: every other platform evicts */
+	struct dcap_cache_stats st;
+	struct dcap_quote q;
+	uint8_t *mut;
+
+	(void)state;
+	assert_non_null(cache);
+	assert_null(dcap_cache_new(0));
+	permissive(&p, ATTEST_TCB_DCAP_QVL);
+	arena_init(&a, 1u << 20, 0);
+	load_case("dcap-qvl/tdx_quote", TDXC, &l);
+	load_case("dcap-qvl/sgx_quote", "dcap-qvl/sgx_quote_collateral.json", &s);
+	assert_int_equal(dcap_vcoll_new(&l.coll, &trust, &vc, NULL), ERR_OK);
+	assert_int_equal(dcap_vcoll_new(&s.coll, &trust, &vs, NULL), ERR_OK);
+	assert_memory_not_equal(vc->id, vs->id, 32);
+
+	assert_int_equal(dcap_verify_quote(vc, l.quote, l.quote_len, &p, T0, cache, &a, &v), ERR_OK);
+	assert_int_equal(dcap_verify_quote(vc, l.quote, l.quote_len, &p, T0, cache, &a, &v), ERR_OK);
+	dcap_cache_stats(cache, &st);
+	assert_int_equal(st.hits, 1);
+	assert_int_equal(st.misses, 1);
+	/* The TDX quote against the SGX collateral: not a hit (different collateral id), and rejected. */
+	assert_int_not_equal(dcap_verify_quote(vs, l.quote, l.quote_len, &p, 1752919277, cache, &a, &v), ERR_OK);
+	assert_int_equal(dcap_verify_quote(vs, s.quote, s.quote_len, &p, 1752919277, cache, &a, &v), ERR_OK);
+	dcap_cache_stats(cache, &st);
+	assert_int_equal(st.hits, 1);
+	assert_int_equal(st.evictions, 1);
+	/* The TCB mode is part of the key. */
+	p.tcb_mode = ATTEST_TCB_INTEL;
+	assert_int_equal(dcap_verify_quote(vs, s.quote, s.quote_len, &p, 1752919277, cache, &a, &v), ERR_OK);
+	dcap_cache_stats(cache, &st);
+	assert_int_equal(st.hits, 1);
+	dcap_cache_clear(cache);
+	p.tcb_mode = ATTEST_TCB_DCAP_QVL;
+
+	/* A leaf-only certification data type needs the chain from the collateral. */
+	assert_int_equal(dcap_quote_parse(l.quote, l.quote_len, &q, NULL), ERR_OK);
+	mut = malloc(l.quote_len);
+	assert_non_null(mut);
+	memcpy(mut, l.quote, l.quote_len);
+	mut[(q.cert_data - l.quote) - 6] = DCAP_CERT_PCK_LEAF;
+	assert_int_equal(dcap_verify_quote(vc, mut, l.quote_len, &p, T0, NULL, &a, &v), ERR_ATTEST_CERT_DATA);
+	/* ... and with pck_certificate_chain in the collateral it verifies (the quote's own chain is ignored). */
+	l.coll.pck_certificate_chain = (const char *)q.cert_data;
+	l.coll.pck_certificate_chain_len = q.cert_data_len;
+	assert_int_equal(dcap_verify(mut, l.quote_len, &l.coll, &trust, &p, T0, &a, &v), ERR_OK);
+	/* The collateral chain of another platform (SGX, Processor CA) is not this QE's signer. */
+	assert_int_equal(dcap_quote_parse(s.quote, s.quote_len, &q, NULL), ERR_OK);
+	l.coll.pck_certificate_chain = (const char *)q.cert_data;
+	l.coll.pck_certificate_chain_len = q.cert_data_len;
+	assert_int_not_equal(dcap_verify(l.quote, l.quote_len, &l.coll, &trust, &p, T0, &a, &v), ERR_OK);
+	free(mut);
+	dcap_cache_free(cache);
+	dcap_vcoll_free(vc);
+	dcap_vcoll_free(vs);
+	unload(&l);
+	unload(&s);
+	arena_fini(&a);
+}
+
 /*
  * Exhaustive sweep: every bit of every byte of the signed region (header +
  * body) of a TDX v4 and an SGX v3 quote, and of everything between it and
@@ -620,6 +857,10 @@ int main(void)
 		cmocka_unit_test(test_vectors_dcap_qvl_mode),
 		cmocka_unit_test(test_vectors_intel_mode),
 		cmocka_unit_test(test_p01_verdict_fields),
+		cmocka_unit_test(test_policy),
+		cmocka_unit_test(test_trust_anchors),
+		cmocka_unit_test(test_time_boundaries),
+		cmocka_unit_test(test_cache_and_chain_sources),
 		cmocka_unit_test(test_byte_flip_sweep_tdx),
 		cmocka_unit_test(test_byte_flip_sweep_sgx),
 	};

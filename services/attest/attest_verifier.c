@@ -1,0 +1,471 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The caching verifier: collateral resolution (request or cache, async on a miss), verified-collateral and verdict caches, metrics. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "attest_verify.h"
+#include "crypto.h"
+#include "log.h"
+#include "pbcodec.h"
+
+typedef Dstack__Attest__V1__VerifyRequest pb_verify_req;
+typedef Dstack__Common__V1__Verdict pb_verdict;
+
+#define LOG_PFX "attest-verify"
+#define DEFAULT_VCOLL 32u
+#define DEFAULT_PLATFORM_SLOTS 1024u
+#define EXPLICIT_TIME_TTL 3600u       /* verdicts at a caller-given time are deterministic; keep them an hour */
+#define VERDICT_MAX_PACKED (1u << 20) /* larger verdicts (many runtime events) are not cached */
+#define COLL_JSON_MAX ((size_t)16 << 20)
+#define DETAIL_MAX 200u
+
+enum { RES_ACCEPTED = 0, RES_REJECTED, RES_ERROR, RES_COUNT };
+static const char *const res_names[RES_COUNT] = { "accepted", "rejected", "error" };
+static const char *const tee_names[4] = { "unknown", "sgx", "tdx", "sev_snp" };
+
+/* Verified DCAP collateral, by content. */
+struct vcoll_entry {
+	int used;
+	uint8_t id[32];                          /* SHA-256 of the collateral as given (JSON or proto) */
+	struct attest_coll_blob *blobs[4];       /* the cache blobs it was built from (refs), or NULLs */
+	struct dcap_vcoll *vc;                   /* NULL when the collateral did not verify */
+	err_t err;
+	char detail[DETAIL_MAX];
+	uint64_t last_used;
+};
+
+struct verdict_entry {
+	uint8_t key[32];
+	uint8_t *packed;
+	size_t len;
+	uint64_t expires_at;                     /* collateral clock, unix s */
+	struct verdict_entry *hnext;
+	struct verdict_entry *prev, *next;       /* LRU: head = most recent */
+};
+
+struct attest_verifier {
+	struct attest_verifier_config cfg;
+	struct dcap_cache *platforms;
+	struct vcoll_entry *vcolls;
+	size_t nvcoll;
+	uint64_t tick;
+	int closing;
+	/* verdict cache */
+	struct verdict_entry **buckets;
+	size_t nbuckets, count;
+	struct verdict_entry lru;
+	uint64_t hits, misses;
+	struct metric *m_hits, *m_misses, *m_verify[RES_COUNT][4];
+};
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Lifecycle                                                                                       */
+
+struct attest_verifier *attest_verifier_new(const struct attest_verifier_config *cfg)
+{
+	struct attest_verifier *vf = calloc(1, sizeof(*vf));
+	char labels[64];
+
+	if (!vf)
+		return NULL;
+	vf->cfg = *cfg;
+	vf->nvcoll = cfg->vcoll_cache_entries ? cfg->vcoll_cache_entries : DEFAULT_VCOLL;
+	vf->vcolls = calloc(vf->nvcoll, sizeof(*vf->vcolls));
+	vf->platforms = dcap_cache_new(cfg->platform_cache_slots ? cfg->platform_cache_slots : DEFAULT_PLATFORM_SLOTS);
+	vf->lru.next = vf->lru.prev = &vf->lru;
+	if (cfg->verdict_cache_entries) {
+		vf->nbuckets = 1;
+		while (vf->nbuckets < cfg->verdict_cache_entries)
+			vf->nbuckets <<= 1;
+		vf->buckets = calloc(vf->nbuckets, sizeof(*vf->buckets));
+	}
+	if (!vf->vcolls || !vf->platforms || (cfg->verdict_cache_entries && !vf->buckets)) {
+		attest_verifier_free(vf);
+		return NULL;
+	}
+	if (cfg->metrics) {
+		vf->m_hits = metrics_series(cfg->metrics, METRIC_COUNTER, "attest_verdict_cache_hits_total",
+					    "Verify answers served from the verdict cache.", NULL);
+		vf->m_misses = metrics_series(cfg->metrics, METRIC_COUNTER, "attest_verdict_cache_misses_total",
+					      "Verifications that were not in the verdict cache (or bypassed it).", NULL);
+		for (unsigned r = 0; r < RES_COUNT; r++)
+			for (unsigned t = 0; t < 4; t++) {
+				snprintf(labels, sizeof(labels), "result=\"%s\",tee=\"%s\"", res_names[r], tee_names[t]);
+				vf->m_verify[r][t] = metrics_series(cfg->metrics, METRIC_COUNTER, "attest_verify_total",
+								    "Verifications by outcome (accepted, rejected, "
+								    "error = no verdict) and TEE type.",
+								    labels);
+			}
+	}
+	return vf;
+}
+
+static void vcoll_clear(struct vcoll_entry *e)
+{
+	for (int i = 0; i < 4; i++)
+		attest_coll_blob_unref(e->blobs[i]);
+	dcap_vcoll_free(e->vc);
+	memset(e, 0, sizeof(*e));
+}
+
+void attest_verifier_close(struct attest_verifier *vf)
+{
+	if (vf)
+		vf->closing = 1;
+}
+
+void attest_verifier_free(struct attest_verifier *vf)
+{
+	if (!vf)
+		return;
+	for (size_t i = 0; vf->vcolls && i < vf->nvcoll; i++)
+		vcoll_clear(&vf->vcolls[i]);
+	free(vf->vcolls);
+	dcap_cache_free(vf->platforms);
+	while (vf->lru.next != &vf->lru) {
+		struct verdict_entry *e = vf->lru.next;
+
+		vf->lru.next = e->next;
+		free(e->packed);
+		free(e);
+	}
+	free(vf->buckets);
+	free(vf);
+}
+
+void attest_verifier_stats(const struct attest_verifier *vf, struct attest_verifier_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->verdict_hits = vf->hits;
+	out->verdict_misses = vf->misses;
+	out->verdict_entries = vf->count;
+	out->verdict_capacity = vf->cfg.verdict_cache_entries;
+	for (size_t i = 0; i < vf->nvcoll; i++)
+		out->vcoll_entries += vf->vcolls[i].used;
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Verified collateral                                                                              */
+
+static struct vcoll_entry *vcoll_by_id(struct attest_verifier *vf, const uint8_t id[32])
+{
+	for (size_t i = 0; i < vf->nvcoll; i++)
+		if (vf->vcolls[i].used && memcmp(vf->vcolls[i].id, id, 32) == 0)
+			return &vf->vcolls[i];
+	return NULL;
+}
+
+static struct vcoll_entry *vcoll_by_blobs(struct attest_verifier *vf, struct attest_coll_blob *const blobs[4])
+{
+	for (size_t i = 0; i < vf->nvcoll; i++) {
+		struct vcoll_entry *e = &vf->vcolls[i];
+
+		if (e->used && e->blobs[0] && memcmp(e->blobs, blobs, sizeof(e->blobs)) == 0)
+			return e;
+	}
+	return NULL;
+}
+
+/* A free slot, else the expired or least recently used one. */
+static struct vcoll_entry *vcoll_slot(struct attest_verifier *vf, uint64_t clock_now)
+{
+	struct vcoll_entry *victim = NULL;
+
+	for (size_t i = 0; i < vf->nvcoll; i++) {
+		struct vcoll_entry *e = &vf->vcolls[i];
+
+		if (!e->used)
+			return e;
+		if (e->vc && e->vc->expires_at < clock_now) {
+			victim = e;
+			break;
+		}
+		if (!victim || e->last_used < victim->last_used)
+			victim = e;
+	}
+	vcoll_clear(victim);
+	return victim;
+}
+
+static void vcoll_set_blobs(struct vcoll_entry *e, struct attest_coll_blob *const blobs[4])
+{
+	for (int i = 0; i < 4; i++) {
+		attest_coll_blob_unref(e->blobs[i]);
+		e->blobs[i] = blobs ? attest_coll_blob_ref(blobs[i]) : NULL;
+	}
+}
+
+/* Build (or find) the verified collateral for `c`, whose content hash is `id`. */
+static struct vcoll_entry *vcoll_get(struct attest_verifier *vf, const uint8_t id[32], const struct dcap_collateral *c,
+				     uint64_t clock_now)
+{
+	struct vcoll_entry *e = vcoll_by_id(vf, id);
+	const char *detail = NULL;
+
+	if (e)
+		goto out;
+	e = vcoll_slot(vf, clock_now);
+	e->used = 1;
+	memcpy(e->id, id, 32);
+	e->err = dcap_vcoll_new(c, vf->cfg.trust, &e->vc, &detail);
+	if (e->err != ERR_OK) {
+		e->vc = NULL;
+		snprintf(e->detail, sizeof(e->detail), "%s", detail ? detail : err_str(e->err));
+		log_info(LOG_PFX, "collateral did not verify: %s (%s)", err_name(e->err), e->detail);
+	}
+out:
+	e->last_used = ++vf->tick;
+	return e;
+}
+
+/* From the four cache blobs (TCB info, QE identity, PCK CRL, Root CA CRL). */
+static struct vcoll_entry *vcoll_from_blobs(struct attest_verifier *vf, struct attest_coll_blob *const blobs[4],
+					    uint64_t clock_now, err_t *err, const char **detail)
+{
+	struct vcoll_entry *e = vcoll_by_blobs(vf, blobs);
+	struct buf_writer w;
+	struct arena tmp;
+	struct dcap_collateral c;
+	uint8_t id[32];
+
+	if (e) {
+		e->last_used = ++vf->tick;
+		return e;
+	}
+	buf_writer_init(&w, COLL_JSON_MAX);
+	if ((*err = attest_coll_dcap_json(blobs[0], blobs[1], blobs[2], blobs[3], &w)) != ERR_OK || !buf_cstr(&w)) {
+		buf_writer_free(&w);
+		*err = *err ? *err : ERR_NOMEM;
+		*detail = "cannot assemble the cached collateral";
+		return NULL;
+	}
+	sha256(w.p, w.len, id);
+	e = vcoll_by_id(vf, id);
+	if (!e) {
+		arena_init(&tmp, 8 * w.len + (1u << 20), 64u << 10);
+		*err = dcap_collateral_parse_json((const char *)w.p, w.len, &tmp, &c, detail);
+		if (*err == ERR_OK)
+			e = vcoll_get(vf, id, &c, clock_now);
+		arena_fini(&tmp);
+	} else {
+		e->last_used = ++vf->tick;
+	}
+	buf_writer_free(&w);
+	if (e)
+		vcoll_set_blobs(e, blobs);
+	return e;
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Verdict cache                                                                                   */
+
+static struct verdict_entry **vbucket(struct attest_verifier *vf, const uint8_t key[32])
+{
+	size_t h = (size_t)key[0] | (size_t)key[1] << 8 | (size_t)key[2] << 16 | (size_t)key[3] << 24;
+
+	return &vf->buckets[h & (vf->nbuckets - 1)];
+}
+
+static void lru_unlink(struct verdict_entry *e)
+{
+	e->prev->next = e->next;
+	e->next->prev = e->prev;
+}
+
+static void lru_push(struct attest_verifier *vf, struct verdict_entry *e)
+{
+	e->next = vf->lru.next;
+	e->prev = &vf->lru;
+	vf->lru.next->prev = e;
+	vf->lru.next = e;
+}
+
+static void ventry_drop(struct attest_verifier *vf, struct verdict_entry *e)
+{
+	struct verdict_entry **pp = vbucket(vf, e->key);
+
+	while (*pp && *pp != e)
+		pp = &(*pp)->hnext;
+	if (*pp)
+		*pp = e->hnext;
+	lru_unlink(e);
+	free(e->packed);
+	free(e);
+	vf->count--;
+}
+
+static struct verdict_entry *vcache_find(struct attest_verifier *vf, const uint8_t key[32], uint64_t clock_now)
+{
+	struct verdict_entry *e;
+
+	if (!vf->buckets)
+		return NULL;
+	for (e = *vbucket(vf, key); e; e = e->hnext)
+		if (memcmp(e->key, key, 32) == 0)
+			break;
+	if (!e)
+		return NULL;
+	if (clock_now >= e->expires_at) {
+		ventry_drop(vf, e);
+		return NULL;
+	}
+	lru_unlink(e);
+	lru_push(vf, e);
+	return e;
+}
+
+static void vcache_put(struct attest_verifier *vf, const uint8_t key[32], const pb_verdict *v, uint64_t expires_at)
+{
+	struct verdict_entry *e, **pp;
+	size_t len;
+
+	if (!vf->buckets)
+		return;
+	len = protobuf_c_message_get_packed_size(&v->base);
+	if (len > VERDICT_MAX_PACKED)
+		return;
+	for (e = *vbucket(vf, key); e; e = e->hnext)
+		if (memcmp(e->key, key, 32) == 0) {
+			ventry_drop(vf, e);
+			break;
+		}
+	while (vf->count >= vf->cfg.verdict_cache_entries && vf->lru.prev != &vf->lru)
+		ventry_drop(vf, vf->lru.prev);
+	e = calloc(1, sizeof(*e));
+	if (!e || !(e->packed = malloc(len ? len : 1))) {
+		free(e);
+		return;
+	}
+	e->len = protobuf_c_message_pack(&v->base, e->packed);
+	memcpy(e->key, key, 32);
+	e->expires_at = expires_at;
+	pp = vbucket(vf, key);
+	e->hnext = *pp;
+	*pp = e;
+	lru_push(vf, e);
+	vf->count++;
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* One verification                                                                                */
+
+struct av_job {
+	struct attest_verifier *vf;
+	const pb_verify_req *req;
+	struct arena *a;
+	attest_verify_cb cb;
+	void *arg;
+	uint64_t now, clock_now;
+	struct av_evidence ev;
+	struct av_locator loc;
+	struct av_policy pol;
+	uint8_t ev_hash[32], pol_hash[32];
+	/* request-supplied collateral */
+	struct dcap_collateral req_intel;
+	int has_req_intel;
+	struct av_amd req_amd;
+	int has_req_amd;
+	uint8_t req_coll_id[32];
+	/* warnings to pass on (static text) */
+	const char *warnings[4];
+	size_t n_warnings;
+};
+
+static void count(struct attest_verifier *vf, int res, enum attest_tee tee)
+{
+	metric_add(vf->m_verify[res][(unsigned)tee < 4 ? (unsigned)tee : 0], 1);
+}
+
+static void job_warn(struct av_job *j, const char *w)
+{
+	if (j->n_warnings < ARRAY_LEN(j->warnings))
+		j->warnings[j->n_warnings++] = w;
+}
+
+/* The verdict cache key: evidence, policy, collateral identity, evaluation time, options. */
+static void verdict_key(const struct av_job *j, const uint8_t coll_id[32], uint8_t out[32])
+{
+	static const char tag[] = "dstack-attest verdict v1";
+	uint8_t t[8], inc = (uint8_t)(j->req->include_runtime_events ? 1 : 0), has_pol = j->req->policy != NULL;
+	const void *parts[7] = { tag, j->ev_hash, &has_pol, j->pol_hash, coll_id, t, &inc };
+	const size_t lens[7] = { sizeof(tag), 32, 1, 32, 32, 8, 1 };
+
+	for (int i = 0; i < 8; i++)
+		t[i] = (uint8_t)(j->req->evaluate_at_unix >> (8 * i));
+	sha256_parts(parts, lens, 7, out);
+}
+
+/*
+ * Verify with resolved collateral (vc for Intel, amd for SEV-SNP, or
+ * coll_err) and answer from / into the verdict cache. coll_id NULL = no
+ * collateral identity (nothing cached).
+ */
+static err_t finish_verify(struct av_job *j, const struct dcap_vcoll *vc, const struct av_amd *amd, err_t coll_err,
+			   const char *coll_detail, const uint8_t *coll_id, pb_verdict **out)
+{
+	struct attest_verifier *vf = j->vf;
+	struct av_inputs in;
+	uint8_t key[32];
+	pb_verdict *v = NULL;
+	err_t err;
+
+	if (coll_id) {
+		verdict_key(j, coll_id, key);
+		if (!j->req->bypass_cache) {
+			struct verdict_entry *e = vcache_find(vf, key, j->clock_now);
+
+			if (e) {
+				ProtobufCAllocator alloc;
+
+				pb_arena_allocator(&alloc, j->a);
+				v = (pb_verdict *)protobuf_c_message_unpack(&dstack__common__v1__verdict__descriptor, &alloc,
+									     e->len, e->packed);
+				if (v) {
+					v->cached = 1;
+					vf->hits++;
+					metric_add(vf->m_hits, 1);
+					count(vf, v->ok ? RES_ACCEPTED : RES_REJECTED, j->loc.tee);
+					*out = v;
+					return ERR_OK;
+				}
+			}
+		}
+		if (vf->buckets) {
+			vf->misses++;
+			metric_add(vf->m_misses, 1);
+		}
+	}
+	memset(&in, 0, sizeof(in));
+	in.trust = vf->cfg.trust;
+	in.now = j->now;
+	in.vc = vc;
+	in.amd = amd;
+	in.coll_err = coll_err;
+	in.coll_detail = coll_detail;
+	in.cache = vf->platforms;
+	in.include_runtime_events = j->req->include_runtime_events;
+	for (size_t i = 0; i < j->n_warnings; i++)
+		in.warnings[in.n_warnings++] = j->warnings[i];
+	err = av_verify(&j->ev, &j->loc, &j->pol, &in, j->a, &v);
+	if (err != ERR_OK)
+		return err;
+	if (!setb_hash(j->a, v, j->ev_hash))
+		return arena_err(j->a);
+	count(vf, v->ok ? RES_ACCEPTED : RES_REJECTED, j->loc.tee);
+	if (coll_id) {
+		uint64_t exp = 0;
+
+		if (j->req->evaluate_at_unix) {
+			exp = j->clock_now + EXPLICIT_TIME_TTL;
+		} else if (v->ok && v->collateral_expires_at_unix) {
+			exp = v->collateral_expires_at_unix;
+			if (j->pol.lib.max_collateral_age_s && v->collateral_issued_at_unix)
+				exp = MIN(exp, v->collateral_issued_at_unix + j->pol.lib.max_collateral_age_s);
+		}
+		if (exp > j->clock_now)
+			vcache_put(vf, key, v, exp);
+	}
+	*out = v;
+	return ERR_OK;
+}
