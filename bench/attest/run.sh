@@ -25,6 +25,9 @@ usage: bench/attest/run.sh [options]
   --quote F --collateral F --now N
                      another quote (default: P01, dcap-qvl/tdx_quote + tdx_quote_collateral.json
                      at 1752919234, TDX v4, UpToDate)
+  --pccs N           also time N fetches of the collateral (the four GETs @phala/dcap-qvl's getCollateral
+                     makes) from a local dstack-attest serving its PCCS API (offline mode, collateral.dir =
+                     the collateral's directory); the daemon runs on --pccs-cpu (default 1), curl on --cpu
   --perf S           after the rounds, profile ds_bench_dcap (known, first, cold) with perf for ~S s each
   -h, --help
 EOF
@@ -33,8 +36,8 @@ EOF
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
 build=${DS_BUILD_DIR:-$root/build}
-testdata=$root/../shared/testdata/attestation
-rounds=3 seconds=3 cold_runs=1000 cpu=0 perf_s=0 quick=0
+testdata=$(cd "$root/../shared/testdata/attestation" 2>/dev/null && pwd || echo "$root/../shared/testdata/attestation")
+rounds=3 seconds=3 cold_runs=1000 cpu=0 perf_s=0 quick=0 pccs_n=0 pccs_cpu=1
 quote="" coll="" now=1752919234
 
 while [ $# -gt 0 ]; do
@@ -50,6 +53,8 @@ while [ $# -gt 0 ]; do
 	--collateral) coll=$2; shift ;;
 	--now) now=$2; shift ;;
 	--perf) perf_s=$2; shift ;;
+	--pccs) pccs_n=$2; shift ;;
+	--pccs-cpu) pccs_cpu=$2; shift ;;
 	-h | --help) usage; exit 0 ;;
 	*) echo "unknown option: $1" >&2; usage >&2; exit 2 ;;
 	esac
@@ -78,10 +83,26 @@ for t in node openssl taskset awk sort; do
 	command -v $t >/dev/null || die "$t not found"
 done
 [ "$perf_s" = 0 ] || command -v perf >/dev/null || die "perf not found (--perf)"
+attest_bin=$build/services/attest/dstack-attest
+if [ "$pccs_n" != 0 ]; then
+	[ -x "$attest_bin" ] || die "--pccs needs $attest_bin (cmake --build $build --target dstack-attest)"
+	command -v curl >/dev/null || die "curl not found (--pccs)"
+	[ "$pccs_cpu" -lt "$(nproc)" ] || die "--pccs-cpu $pccs_cpu: only $(nproc) CPUs"
+fi
 [ "$cpu" -lt "$(nproc)" ] || die "--cpu $cpu: only $(nproc) CPUs"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/bench-attest.XXXXXX")
-trap 'rm -rf "$work"' EXIT
+pccs_pid=""
+cleanup() {
+	if [ -n "$pccs_pid" ]; then
+		kill -TERM "$pccs_pid" 2>/dev/null
+		for _ in $(seq 1 50); do kill -0 "$pccs_pid" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$pccs_pid" 2>/dev/null
+		wait "$pccs_pid" 2>/dev/null
+	fi
+	rm -rf "$work"
+}
+trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
@@ -148,6 +169,39 @@ for ((r = 1; r <= rounds; r++)); do
 done
 load_end=$(loadavg)
 
+# ---- optional: the collateral fetch from a local PCCS (dstack-attest, offline mode) ----
+pccs_line=""
+if [ "$pccs_n" != 0 ]; then
+	printf '%s\n' 'listen = tcp://127.0.0.1:0' 'log.level = warn' 'collateral.mode = offline' \
+		"collateral.dir = $(dirname "$coll")" "collateral.cache_dir = $work/pccs-cache" \
+		"collateral.test_now = $now" >"$work/pccs.conf"
+	taskset -c "$pccs_cpu" "$attest_bin" serve -c "$work/pccs.conf" --ready-file "$work/pccs.ready" >"$work/pccs.log" 2>&1 &
+	pccs_pid=$!
+	for _ in $(seq 1 100); do [ -s "$work/pccs.ready" ] && break; kill -0 "$pccs_pid" 2>/dev/null || break; sleep 0.05; done
+	[ -s "$work/pccs.ready" ] || { tail -5 "$work/pccs.log" >&2; die "dstack-attest did not become ready"; }
+	purl="http://127.0.0.1:$(head -1 "$work/pccs.ready" | sed 's/.*://')"
+	# The quote's platform as the collateral names it: FMSPC and TEE from the TCB info, CA from the CRL chain.
+	read -r fmspc tee ca < <(node -e '
+		const c = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+		const t = JSON.parse(c.tcb_info);
+		console.log(t.fmspc.toLowerCase(), t.id === "TDX" ? "tdx" : "sgx",
+			/Processor CA/.test(c.pck_crl_issuer_chain) ? "processor" : "platform");' "$coll")
+	urls=("$purl/sgx/certification/v4/pckcrl?ca=$ca&encoding=der" "$purl/$tee/certification/v4/tcb?fmspc=$fmspc"
+		"$purl/$tee/certification/v4/qe/identity?update=standard" "$purl/sgx/certification/v4/rootcacrl")
+	for u in "${urls[@]}"; do
+		code=$(curl -s -o /dev/null -w '%{http_code}' "$u")
+		[ "$code" = 200 ] || die "local PCCS: $u answered $code"
+	done
+	# One curl per set: four GETs on one keep-alive connection; the set's time is the sum of its transfers.
+	for ((i = 0; i < pccs_n; i++)); do
+		taskset -c "$cpu" curl -s -w '%{time_total}\n' -o /dev/null -o /dev/null -o /dev/null -o /dev/null "${urls[@]}" |
+			awk '{ s += $1 } END { printf "%.1f\n", s * 1e6 }'
+	done >"$work/pccs.us"
+	pccs_med=$(median <"$work/pccs.us")
+	pccs_p99=$(sort -g "$work/pccs.us" | awk '{ v[NR] = $1 } END { print v[int(NR * 0.99 + 0.999999)] }')
+	pccs_line="local PCCS fetch (dstack-attest offline, 4 GETs on one connection, $pccs_n sets): median $(printf '%.0f' "$pccs_med") us, p99 $(printf '%.0f' "$pccs_p99") us"
+fi
+
 # ---- summary ----
 col() { # WHO CASE KEY -> median over rounds
 	awk -v w="$1" -v c="$2" '$1 == w && (c == "" || $3 == c)' "$results" | while read -r line; do field "$line" "$3"; done | median
@@ -182,6 +236,10 @@ echo
 printf 'cold (collateral JSON parsed and verified from scratch, then the quote; no caches): median %.0f us, p99 %.0f us wall; CPU median %.0f us, p99 %.0f us\n' \
 	"$cold_med" "$cold_p99" "$cold_cpu" "$cold_cpu99"
 printf '@phala/dcap-qvl verify (always from scratch): median %.0f us, p99 %.0f us per call (wall), %.1f /s wall\n' "$js_med" "$js_p99" "$js_w"
+if [ -n "$pccs_line" ]; then
+	echo "$pccs_line"
+	printf 'local PCCS fetch + cold verify (sum of the medians): %.0f us\n' "$(awk -v a="$pccs_med" -v b="$cold_med" 'BEGIN { print a + b }')"
+fi
 echo "load average: start $load_start, end $load_end"
 echo
 f3=$(awk -v f="$floor" 'BEGIN { print f / 3 }')
@@ -198,6 +256,10 @@ for c in sig known first nocache; do
 done
 echo "  taskset -c $cpu $ours --case cold --quote $quote --collateral $coll --now $now --runs $cold_runs"
 echo "  taskset -c $cpu node bench/attest/dcapqvl_bench.mjs --quote $quote --collateral $coll --now $now --seconds $seconds --warmup 1"
+if [ "$pccs_n" != 0 ]; then
+	echo "  taskset -c $pccs_cpu $attest_bin serve -c pccs.conf --ready-file F   (collateral.mode = offline, collateral.dir = $(dirname "$coll"), collateral.test_now = $now)"
+	echo "  taskset -c $cpu curl -s -w '%{time_total}\\n' -o /dev/null -o /dev/null -o /dev/null -o /dev/null ${urls[*]}"
+fi
 
 # ---- optional profile ----
 if [ "$perf_s" != 0 ]; then

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# Start all five dstack services on loopback, show them healthy, answer one real RPC, then stop them.
+# Start all five dstack services on loopback, show them healthy, answer one real RPC, verify a
+# simulated (development PKI) TDX quote with the CLI and the attest service, then stop them.
 #
 # usage: deploy/local/run.sh [STATE_DIR]        (default ./.demo)
 #
@@ -60,6 +61,15 @@ done
 mkdir -p "$state"
 state=$(cd "$state" && pwd)
 
+# SIMULATION: a TDX quote, its collateral and the development root from the simulator's PKI, made
+# before the services start so the attest service can trust that root (trust.dev_root) and serve
+# the collateral offline. Verdicts on it always say "dev": true.
+attest_bin=$build/services/attest/dstack-attest
+sim=$state/sim
+mkdir -p "$sim/offline"
+"$attest_bin" sim-quote --now "$(date +%s)" --report-data 64656d6f --quote "$sim/quote.bin" \
+	--collateral "$sim/offline/collateral.json" --dev-root "$sim/dev-root.der" || die "dstack-attest sim-quote failed"
+
 # One config per service, loopback only, plus the keys each service requires.
 write_config() {
 	local name=$1 port=$2 conf=$state/$name.conf
@@ -73,6 +83,8 @@ write_config() {
 		attest)
 			echo "collateral.mode = offline"
 			echo "collateral.cache_dir = $state/attest-collateral"
+			echo "collateral.dir = $sim/offline"
+			echo "trust.dev_root = $sim/dev-root.der    # DEVELOPMENT ONLY"
 			;;
 		kms)
 			echo "state_dir = $state/kms-state"
@@ -156,11 +168,37 @@ echo "  curl -s -H 'content-type: application/json' -d '{}' $ga/dstack.guest.v1.
 echo "  -> $(connect_call "$ga/dstack.guest.v1.DstackGuest/Version" '{}')"
 echo "  the same through dstack's own route: POST $ga/Version"
 echo "  -> $(connect_call "$ga/Version" '{}')"
-echo "A contract method not built yet answers UNIMPLEMENTED:"
-echo "  curl -s -H 'content-type: application/json' -d '{}' $at/dstack.attest.v1.Attest/Verify"
-verify=$(connect_call "$at/dstack.attest.v1.Attest/Verify" '{}')
-echo "  -> $verify"
-[[ $verify == 501* ]] || healthy=0
+echo
+
+# The verdict's headline fields, from the CLI's or the service's JSON.
+verdict_summary() {
+	grep -o '"ok":[a-z]*\|"tcbStatus":"[A-Z_]*"\|"dev":[a-z]*\|"status":"[A-Za-z]*"\|"name":"ERR_[A-Z_]*"' <<<"$1" | tr '\n' ' '
+}
+
+echo "Attestation (SIMULATION: the development PKI, not a real TEE):"
+echo "  dstack-attest sim-quote --report-data 64656d6f --quote $sim/quote.bin ..."
+rc=0
+out=$("$attest_bin" verify --collateral "$sim/offline/collateral.json" --dev-root "$sim/dev-root.der" "$sim/quote.bin") || rc=$?
+echo "  dstack-attest verify --collateral ... --dev-root $sim/dev-root.der $sim/quote.bin"
+echo "  -> exit $rc: $(verdict_summary "$out")"
+[[ $rc == 0 && $out == *'"dev":true'* ]] || healthy=0
+rc=0
+out=$("$attest_bin" verify --collateral "$sim/offline/collateral.json" "$sim/quote.bin") || rc=$?
+echo "  the same without --dev-root (only Intel's root is trusted):"
+echo "  -> exit $rc: $(verdict_summary "$out")"
+[[ $rc == 1 && $out == *ERR_ATTEST_ROOT_UNTRUSTED* ]] || healthy=0
+quote_b64=$(base64 -w0 "$sim/quote.bin")
+echo "  the attest service (trust.dev_root configured), Verify with policy.allowDevRoot:"
+echo "  curl -s -H 'content-type: application/json' -d '{\"evidence\":{\"kind\":\"EVIDENCE_KIND_TDX_QUOTE\",\"quote\":\"<base64>\"},\"policy\":{\"allowDevRoot\":true}}' $at/dstack.attest.v1.Attest/Verify"
+verify=$(connect_call "$at/dstack.attest.v1.Attest/Verify" \
+	"{\"evidence\":{\"kind\":\"EVIDENCE_KIND_TDX_QUOTE\",\"quote\":\"$quote_b64\"},\"policy\":{\"allowDevRoot\":true}}")
+echo "  -> ${verify%% *} $(verdict_summary "$verify")"
+[[ $verify == 200* && $verify == *'"ok":true'* && $verify == *'"dev":true'* ]] || healthy=0
+verify=$(connect_call "$at/dstack.attest.v1.Attest/Verify" \
+	"{\"evidence\":{\"kind\":\"EVIDENCE_KIND_TDX_QUOTE\",\"quote\":\"$quote_b64\"}}")
+echo "  the same request without allowDevRoot (the strict default policy):"
+echo "  -> ${verify%% *} $(verdict_summary "$verify")"
+[[ $verify == 200* && $verify == *ERR_ATTEST_DEV_ROOT* ]] || healthy=0
 echo
 
 if ((healthy == 0)); then

@@ -276,6 +276,36 @@ err_t dcap_pck_cert_info(X509 *leaf, struct dcap_pck_info *out, const char **det
 /* 1 when the issuer CN is "Intel SGX PCK Platform CA", 0 for "... Processor CA", -1 otherwise. */
 int dcap_pck_ca_type(const X509_NAME *issuer);
 
+/*
+ * A PCK leaf certificate read without OpenSSL's X509 (whose d2i costs more
+ * than a signature check in OpenSSL 3.0), for the cached path's first-seen
+ * platforms. Deliberately narrow: exactly one DER Certificate; v3; a
+ * positive serial of at most 20 value octets; ecdsa-with-SHA256 in both places;
+ * subject with exactly one CN "Intel SGX PCK Certificate"; a P-256 key;
+ * extensions each once, the SGX extension present and not critical, no
+ * critical extension but keyUsage (must allow digitalSignature) and
+ * basicConstraints (must be empty: not a CA); no unique IDs. Anything else
+ * is ERR_ATTEST_CERT_CHAIN, and the caller then takes the OpenSSL path,
+ * which decides. Views point into `der` (borrowed). This checks the shape
+ * only; the signature, issuer and validity are the caller's.
+ */
+struct dcap_pck_leaf {
+	const uint8_t *tbs;          /* the signed TBSCertificate TLV */
+	size_t tbs_len;
+	uint8_t sig[64];             /* r||s */
+	const uint8_t *serial_tlv;   /* INTEGER TLV, for the CRL lookup */
+	size_t serial_tlv_len;
+	const uint8_t *issuer;       /* issuer Name TLV (compare as bytes with the CA's subject) */
+	size_t issuer_len;
+	uint64_t not_before, not_after;
+	uint8_t pubkey[64];          /* x||y */
+	const uint8_t *sgx_ext;      /* the SGX extension's value */
+	size_t sgx_ext_len;
+	const uint8_t *akid;         /* authorityKeyIdentifier keyIdentifier, or NULL */
+	size_t akid_len;
+};
+err_t dcap_pck_leaf_parse(const uint8_t *der, size_t len, struct dcap_pck_leaf *out) MUST_CHECK;
+
 /* ---------------------------------------------------------------------------------------------- */
 /* TCB evaluation (reference A.6 steps 7, 12, 13), pure over parsed inputs.                       */
 
@@ -335,6 +365,9 @@ struct dcap_vcoll {
 	X509_STORE *store;                    /* anchor + both CRLs: full PCK chain checks */
 	X509_STORE *store_pck_ca;             /* pck_ca as a (partial-chain) anchor: the fast path */
 	STACK_OF(X509) *pck_chain_override;   /* collateral pck_certificate_chain, or NULL */
+	/* DER of pck_ca, the anchor and pck_ca's subject, and pck_ca's SKID (arena): the first-seen fast path. */
+	const uint8_t *pck_ca_der, *anchor_der, *pck_ca_subject, *pck_ca_skid;
+	size_t pck_ca_der_len, anchor_der_len, pck_ca_subject_len, pck_ca_skid_len;
 	struct dcap_window win[DCAP_MAX_WINDOWS];
 	size_t n_win;
 	uint64_t expires_at;                  /* earliest end of any window */
@@ -369,6 +402,8 @@ void dcap_vcoll_free(struct dcap_vcoll *vc);
 struct dcap_cache;
 struct dcap_cache_stats {
 	uint64_t hits, misses, inserts, evictions;
+	uint64_t leaf_fast;      /* first-seen leaves read by dcap_pck_leaf_parse */
+	uint64_t leaf_openssl;   /* first-seen leaves that took the OpenSSL path */
 };
 struct dcap_cache *dcap_cache_new(size_t slots);
 void dcap_cache_free(struct dcap_cache *c);

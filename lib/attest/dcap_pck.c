@@ -300,3 +300,332 @@ err_t dcap_pck_cert_info(X509 *leaf, struct dcap_pck_info *o, const char **detai
 	o->ca_platform = ca;
 	return ERR_OK;
 }
+
+/* ---------------------------------------------------------------------------------------------- */
+/* A PCK leaf certificate without OpenSSL (the cached path's first-seen platform).                */
+
+/* AlgorithmIdentifier ecdsa-with-SHA256 (1.2.840.10045.4.3.2, parameters absent), as DER. */
+static const uint8_t alg_ecdsa_sha256[] = { 0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02 };
+/* SubjectPublicKeyInfo of a P-256 key up to the point's x||y: id-ecPublicKey, prime256v1, uncompressed. */
+static const uint8_t spki_p256_prefix[] = {
+	0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08,
+	0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00, 0x04,
+};
+static const uint8_t oid_cn[] = { 0x55, 0x04, 0x03 };
+static const uint8_t oid_basic_constraints[] = { 0x55, 0x1d, 0x13 };
+static const uint8_t oid_key_usage[] = { 0x55, 0x1d, 0x0f };
+static const uint8_t oid_akid[] = { 0x55, 0x1d, 0x23 };
+
+#define TAG_BIT_STRING 0x03
+#define TAG_UTF8 0x0c
+#define TAG_PRINTABLE 0x13
+#define TAG_UTCTIME 0x17
+#define TAG_GENTIME 0x18
+#define TAG_SET 0x31
+#define TAG_CTX0 0xa0
+#define TAG_CTX3 0xa3
+#define PCK_LEAF_MAX 8192
+
+static int view_is(const struct buf_reader *v, const uint8_t *want, size_t n)
+{
+	return v->len == n && memcmp(v->p, want, n) == 0;
+}
+
+/* The next TLV must be exactly these DER bytes. */
+static err_t der_expect(struct buf_reader *r, const uint8_t *want, size_t n)
+{
+	const uint8_t *p;
+
+	if (buf_get_view(r, n, &p) || memcmp(p, want, n) != 0)
+		return ERR_ATTEST_CERT_CHAIN;
+	return ERR_OK;
+}
+
+/* UTCTime YYMMDDHHMMSSZ (RFC 5280: 19YY for YY >= 50) or GeneralizedTime YYYYMMDDHHMMSSZ. */
+static err_t der_time(struct buf_reader *r, uint64_t *out)
+{
+	struct buf_reader v;
+	char iso[20];
+	const char *d;
+	uint8_t tag;
+
+	if (buf_remaining(r) < 1)
+		return ERR_ATTEST_CERT_CHAIN;
+	tag = r->p[r->pos];
+	if (der_get(r, tag, &v) || (tag != TAG_UTCTIME && tag != TAG_GENTIME))
+		return ERR_ATTEST_CERT_CHAIN;
+	d = (const char *)v.p;
+	/* RFC 5280 4.1.2.5: UTCTime through 2049, GeneralizedTime from 2050. */
+	if (tag == TAG_GENTIME && v.len == 15 && memcmp(d, "2050", 4) < 0)
+		return ERR_ATTEST_CERT_CHAIN;
+	if (tag == TAG_UTCTIME) {
+		if (v.len != 13 || d[0] < '0' || d[0] > '9')
+			return ERR_ATTEST_CERT_CHAIN;
+		iso[0] = d[0] >= '5' ? '1' : '2';
+		iso[1] = d[0] >= '5' ? '9' : '0';
+		memcpy(iso + 2, d, 2);
+		d += 2;
+	} else {
+		if (v.len != 15)
+			return ERR_ATTEST_CERT_CHAIN;
+		memcpy(iso, d, 4);
+		d += 4;
+	}
+	if (d[10] != 'Z')
+		return ERR_ATTEST_CERT_CHAIN;
+	/* Reuse the strict RFC 3339 parser: YYYY-MM-DDTHH:MM:SSZ. */
+	iso[4] = '-';
+	memcpy(iso + 5, d, 2);
+	iso[7] = '-';
+	memcpy(iso + 8, d + 2, 2);
+	iso[10] = 'T';
+	memcpy(iso + 11, d + 4, 2);
+	iso[13] = ':';
+	memcpy(iso + 14, d + 6, 2);
+	iso[16] = ':';
+	memcpy(iso + 17, d + 8, 2);
+	iso[19] = 'Z';
+	return dcap_time_parse(iso, sizeof(iso), out) ? ERR_ATTEST_CERT_CHAIN : ERR_OK;
+}
+
+/* A DER INTEGER holding an ECDSA scalar: positive, minimal, at most 32 bytes of value; left-padded into out. */
+static err_t der_scalar(struct buf_reader *r, uint8_t out[32])
+{
+	struct buf_reader v;
+	const uint8_t *p;
+	size_t n;
+
+	if (der_get(r, TAG_INTEGER, &v) || v.len == 0 || (v.p[0] & 0x80))
+		return ERR_ATTEST_CERT_CHAIN;
+	p = v.p;
+	n = v.len;
+	if (n > 1 && p[0] == 0) {
+		if (!(p[1] & 0x80))
+			return ERR_ATTEST_CERT_CHAIN;   /* not minimal */
+		p++;
+		n--;
+	}
+	if (n > 32)
+		return ERR_ATTEST_CERT_CHAIN;
+	memset(out, 0, 32 - n);
+	memcpy(out + 32 - n, p, n);
+	return ERR_OK;
+}
+
+/* Well-formed UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF. */
+static int utf8_ok(const uint8_t *p, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		uint8_t c = p[i];
+		size_t k;
+		uint32_t cp;
+
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf) {
+			k = 1;
+			cp = c & 0x1f;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			k = 2;
+			cp = c & 0x0f;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			k = 3;
+			cp = c & 0x07;
+		} else {
+			return 0;
+		}
+		if (n - i <= k)
+			return 0;
+		for (size_t j = 1; j <= k; j++) {
+			if ((p[i + j] & 0xc0) != 0x80)
+				return 0;
+			cp = cp << 6 | (p[i + j] & 0x3f);
+		}
+		if ((k == 2 && cp < 0x800) || (k == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
+		    (cp >= 0xd800 && cp <= 0xdfff))
+			return 0;
+		i += k + 1;
+	}
+	return 1;
+}
+
+/* PrintableString's alphabet (X.680). */
+static int printable_ok(const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint8_t c = p[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      strchr(" '()+,-./:=?", c)) || c == 0)
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * A Name (RDNSequence: SEQUENCE of non-empty SETs of SEQUENCE{OID, value}).
+ * Values must be UTF8String (valid UTF-8) or PrintableString, as in Intel's
+ * certificates; OpenSSL would refuse the malformed ones anyway.
+ * With `want`, it must hold exactly one CN, equal to `want` (UTF8String or
+ * PrintableString); without, only the structure is checked.
+ */
+static err_t name_cn_is(struct buf_reader name, const char *want)
+{
+	size_t n = want ? strlen(want) : 0;
+	int found = 0;
+
+	while (buf_remaining(&name)) {
+		struct buf_reader set, atv, oid, val;
+		uint8_t tag;
+
+		if (der_get(&name, TAG_SET, &set) || buf_remaining(&set) == 0)
+			return ERR_ATTEST_CERT_CHAIN;
+		while (buf_remaining(&set)) {
+			if (der_get(&set, TAG_SEQUENCE, &atv) || der_get(&atv, TAG_OID, &oid) || oid.len == 0 ||
+			    buf_remaining(&atv) < 2)
+				return ERR_ATTEST_CERT_CHAIN;
+			tag = atv.p[atv.pos];
+			if ((tag != TAG_UTF8 && tag != TAG_PRINTABLE) || der_get(&atv, tag, &val) || buf_expect_end(&atv) ||
+			    !(tag == TAG_UTF8 ? utf8_ok(val.p, val.len) : printable_ok(val.p, val.len)))
+				return ERR_ATTEST_CERT_CHAIN;
+			if (!want || !view_is(&oid, oid_cn, sizeof(oid_cn)))
+				continue;
+			if (found++ || !view_is(&val, (const uint8_t *)want, n))
+				return ERR_ATTEST_CERT_CHAIN;
+		}
+	}
+	return !want || found == 1 ? ERR_OK : ERR_ATTEST_CERT_CHAIN;
+}
+
+/* Extensions: each OID once; only basicConstraints and keyUsage may be critical; the leaf is not a CA. */
+static err_t parse_leaf_exts(struct buf_reader *r, struct dcap_pck_leaf *o)
+{
+	struct buf_reader exts;
+	const uint8_t *seen[16];
+	size_t seen_len[16], n_seen = 0;
+
+	if (der_get(r, TAG_SEQUENCE, &exts) || buf_remaining(&exts) == 0)
+		return ERR_ATTEST_CERT_CHAIN;
+	while (buf_remaining(&exts)) {
+		struct buf_reader ext, oid, val, crit;
+		int critical = 0;
+
+		if (der_get(&exts, TAG_SEQUENCE, &ext) || der_get(&ext, TAG_OID, &oid) || oid.len == 0)
+			return ERR_ATTEST_CERT_CHAIN;
+		if (buf_remaining(&ext) && ext.p[ext.pos] == TAG_BOOLEAN) {
+			/* DER: critical is present only when TRUE (0xff). */
+			if (der_get(&ext, TAG_BOOLEAN, &crit) || crit.len != 1 || crit.p[0] != 0xff)
+				return ERR_ATTEST_CERT_CHAIN;
+			critical = 1;
+		}
+		if (der_get(&ext, TAG_OCTET_STRING, &val) || buf_expect_end(&ext))
+			return ERR_ATTEST_CERT_CHAIN;
+		for (size_t i = 0; i < n_seen; i++)
+			if (seen_len[i] == oid.len && memcmp(seen[i], oid.p, oid.len) == 0)
+				return ERR_ATTEST_CERT_CHAIN;
+		if (n_seen == ARRAY_LEN(seen))
+			return ERR_ATTEST_CERT_CHAIN;
+		seen[n_seen] = oid.p;
+		seen_len[n_seen++] = oid.len;
+
+		if (view_is(&oid, oid_basic_constraints, sizeof(oid_basic_constraints))) {
+			struct buf_reader bc;
+
+			if (der_get(&val, TAG_SEQUENCE, &bc) || buf_expect_end(&val))
+				return ERR_ATTEST_CERT_CHAIN;
+			/*
+			 * cA is DEFAULT FALSE, so DER omits it for a leaf: anything in
+			 * here (cA TRUE, or a pathLen without cA) is not a PCK leaf.
+			 */
+			if (buf_expect_end(&bc))
+				return ERR_ATTEST_CERT_CHAIN;
+		} else if (view_is(&oid, oid_key_usage, sizeof(oid_key_usage))) {
+			struct buf_reader ku;
+
+			/* The key signs QE reports: digitalSignature (bit 0) required; keyCertSign (bit 5) is a CA's. */
+			if (der_get(&val, TAG_BIT_STRING, &ku) || buf_expect_end(&val) || ku.len < 2 || ku.p[0] > 7 ||
+			    !(ku.p[1] & 0x80) || (ku.p[1] & 0x04))
+				return ERR_ATTEST_CERT_CHAIN;
+		} else if (view_is(&oid, oid_akid, sizeof(oid_akid))) {
+			struct buf_reader ak, kid;
+
+			if (critical || der_get(&val, TAG_SEQUENCE, &ak) || buf_expect_end(&val))
+				return ERR_ATTEST_CERT_CHAIN;
+			/* keyIdentifier only: issuer/serial forms would need checks this path does not make. */
+			if (der_get(&ak, 0x80, &kid) || kid.len == 0 || buf_expect_end(&ak))
+				return ERR_ATTEST_CERT_CHAIN;
+			o->akid = kid.p;
+			o->akid_len = kid.len;
+		} else if (oid.len == SGX_OID_LEN && memcmp(oid.p, sgx_ext_oid, SGX_OID_LEN) == 0) {
+			if (critical)
+				return ERR_ATTEST_CERT_CHAIN;
+			o->sgx_ext = val.p;
+			o->sgx_ext_len = val.len;
+		} else if (critical) {
+			return ERR_ATTEST_CERT_CHAIN;   /* a critical extension we do not understand */
+		}
+	}
+	/* X509_STRICT wants an AKID on every certificate that is not self-signed. */
+	return o->sgx_ext && o->akid ? ERR_OK : ERR_ATTEST_CERT_CHAIN;
+}
+
+err_t dcap_pck_leaf_parse(const uint8_t *der, size_t len, struct dcap_pck_leaf *o)
+{
+	struct buf_reader r, cert, tbs, v, sig, name, validity;
+	const uint8_t *mark;
+	uint32_t ver;
+
+	memset(o, 0, sizeof(*o));
+	if (!der || len > PCK_LEAF_MAX)
+		return ERR_ATTEST_CERT_CHAIN;
+	buf_reader_init(&r, der, len);
+	if (der_get(&r, TAG_SEQUENCE, &cert) || buf_expect_end(&r))
+		return ERR_ATTEST_CERT_CHAIN;
+	mark = buf_cursor(&cert);
+	if (der_get(&cert, TAG_SEQUENCE, &tbs))
+		return ERR_ATTEST_CERT_CHAIN;
+	o->tbs = mark;
+	o->tbs_len = (size_t)(buf_cursor(&cert) - mark);
+	if (der_expect(&cert, alg_ecdsa_sha256, sizeof(alg_ecdsa_sha256)) || der_get(&cert, TAG_BIT_STRING, &v) ||
+	    buf_expect_end(&cert))
+		return ERR_ATTEST_CERT_CHAIN;
+	/* signatureValue: no unused bits, then ECDSA-Sig-Value { r, s } and nothing else. */
+	if (v.len < 1 || v.p[0] != 0)
+		return ERR_ATTEST_CERT_CHAIN;
+	v.pos = 1;
+	if (der_get(&v, TAG_SEQUENCE, &sig) || buf_expect_end(&v) || der_scalar(&sig, o->sig) ||
+	    der_scalar(&sig, o->sig + 32) || buf_expect_end(&sig))
+		return ERR_ATTEST_CERT_CHAIN;
+
+	/* tbsCertificate: v3, serial, algorithm, issuer, validity, subject, key, extensions; no unique IDs. */
+	if (der_get(&tbs, TAG_CTX0, &v) || der_uint(&v, TAG_INTEGER, 2, &ver) || ver != 2 || buf_expect_end(&v))
+		return ERR_ATTEST_CERT_CHAIN;
+	mark = buf_cursor(&tbs);
+	/* At most 20 octets of value (RFC 5280), plus the sign octet Intel's 20-byte serials need. */
+	if (der_get(&tbs, TAG_INTEGER, &v) || v.len == 0 || v.len > 21 || (v.p[0] & 0x80) ||
+	    (v.len > 1 && v.p[0] == 0 && !(v.p[1] & 0x80)))
+		return ERR_ATTEST_CERT_CHAIN;
+	o->serial_tlv = mark;
+	o->serial_tlv_len = (size_t)(buf_cursor(&tbs) - mark);
+	if (der_expect(&tbs, alg_ecdsa_sha256, sizeof(alg_ecdsa_sha256)))
+		return ERR_ATTEST_CERT_CHAIN;
+	mark = buf_cursor(&tbs);
+	if (der_get(&tbs, TAG_SEQUENCE, &name) || buf_remaining(&name) == 0 || name_cn_is(name, NULL))
+		return ERR_ATTEST_CERT_CHAIN;
+	o->issuer = mark;
+	o->issuer_len = (size_t)(buf_cursor(&tbs) - mark);
+	if (der_get(&tbs, TAG_SEQUENCE, &validity) || der_time(&validity, &o->not_before) ||
+	    der_time(&validity, &o->not_after) || buf_expect_end(&validity) || o->not_after < o->not_before)
+		return ERR_ATTEST_CERT_CHAIN;
+	if (der_get(&tbs, TAG_SEQUENCE, &name) || name_cn_is(name, "Intel SGX PCK Certificate"))
+		return ERR_ATTEST_CERT_CHAIN;
+	if (der_expect(&tbs, spki_p256_prefix, sizeof(spki_p256_prefix)) || buf_get_copy(&tbs, o->pubkey, 64))
+		return ERR_ATTEST_CERT_CHAIN;
+	if (der_get(&tbs, TAG_CTX3, &v) || parse_leaf_exts(&v, o) || buf_expect_end(&v) || buf_expect_end(&tbs))
+		return ERR_ATTEST_CERT_CHAIN;
+	return ERR_OK;
+}

@@ -2,14 +2,17 @@
 /* DCAP verification: collateral chains and signatures (once), then per quote the PCK chain, QE, signature, TCB and policy. */
 #include "dcap.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
 #include "crypto.h"
+#include "enc.h"
 
 /* Every TCB info / QE identity / CRL / PEM chain we have seen fits in far less; the arena stops pathological JSON. */
 #define VCOLL_ARENA_BUDGET (8u << 20)
@@ -194,21 +197,118 @@ static err_t crl_check_issuer(X509_CRL *crl, X509 *issuer, const char **detail, 
 }
 
 /*
+ * pem_certs_parse (lib/crypto), except that a block whose DER is
+ * byte-for-byte that of a certificate in `known` yields a reference to that
+ * certificate instead of a fresh parse. Why: in OpenSSL 3.0 parsing one
+ * certificate costs about 1.5 P-256 verifications (its public key goes
+ * through the OSSL_DECODER machinery), and the CA and root that end every
+ * chain are the same few certificates we already hold. Same framing as
+ * pem_certs_parse; a block that is not a known certificate goes through
+ * pem_certs_parse itself, and a known one is accepted only when it decodes
+ * exactly as pem_certs_parse would decode it (type CERTIFICATE, no headers)
+ * to the known DER, which pem_certs_parse parses to an equal certificate.
+ * So the result and the failures are pem_certs_parse's. NULL entries in
+ * `known` are skipped. Caller frees the stack.
+ */
+static STACK_OF(X509) *chain_parse(const char *pem, size_t len, X509 *const *known, size_t n_known)
+{
+	static const char begin[] = "-----BEGIN CERTIFICATE-----", end_marker[] = "-----END CERTIFICATE-----";
+	const size_t blen = sizeof(begin) - 1, elen = sizeof(end_marker) - 1;
+	STACK_OF(X509) *sk = NULL, *one = NULL, *ret = NULL;
+	unsigned char *kder[4] = { NULL, NULL, NULL, NULL };
+	int klen[4] = { 0, 0, 0, 0 };
+	size_t pos = 0;
+
+	if (!pem || len > ((size_t)16 << 20) || n_known > ARRAY_LEN(kder))   /* pem_certs_parse's input cap */
+		return NULL;
+	for (size_t i = 0; i < n_known; i++)
+		if (known[i] && (klen[i] = i2d_X509(known[i], &kder[i])) <= 0)
+			goto out;
+	if (len > 0 && pem[len - 1] == 0)   /* quotes carry the chain as a C string */
+		len--;
+	sk = sk_X509_new_null();
+	if (!sk)
+		goto out;
+	for (;;) {
+		const char *end;
+		size_t block_len;
+		X509 *x = NULL;
+		BIO *bio = NULL;
+		char *name = NULL, *header = NULL;
+		unsigned char *data = NULL;
+		long dlen = 0;
+
+		while (pos < len && (pem[pos] == ' ' || pem[pos] == '\t' || pem[pos] == '\r' || pem[pos] == '\n'))
+			pos++;
+		if (pos == len)
+			break;
+		if (len - pos < blen || memcmp(pem + pos, begin, blen) != 0)
+			goto out;
+		end = memmem(pem + pos, len - pos, end_marker, elen);
+		if (!end)
+			goto out;
+		block_len = (size_t)(end - (pem + pos)) + elen;
+		/* Decode as pem_certs_parse does (the block, then a newline) and look for a known DER. */
+		bio = BIO_new(BIO_s_mem());
+		if (bio && block_len <= INT_MAX - 1 && BIO_write(bio, pem + pos, (int)block_len) == (int)block_len &&
+		    BIO_write(bio, "\n", 1) == 1 && PEM_read_bio(bio, &name, &header, &data, &dlen) == 1 &&
+		    strcmp(name, "CERTIFICATE") == 0 && header[0] == 0 && dlen > 0) {
+			for (size_t i = 0; i < n_known && !x; i++)
+				if (known[i] && klen[i] == dlen && memcmp(kder[i], data, (size_t)dlen) == 0 &&
+				    X509_up_ref(known[i]) == 1)
+					x = known[i];
+		}
+		OPENSSL_free(name);
+		OPENSSL_free(header);
+		OPENSSL_free(data);
+		BIO_free(bio);
+		if (!x) {
+			one = pem_certs_parse(pem + pos, block_len);
+			if (!one || sk_X509_num(one) != 1)
+				goto out;
+			x = sk_X509_shift(one);
+			sk_X509_free(one);
+			one = NULL;
+		}
+		if (!sk_X509_push(sk, x)) {
+			X509_free(x);
+			goto out;
+		}
+		pos = (size_t)(end - pem) + elen;
+	}
+	if (sk_X509_num(sk) == 0)
+		goto out;
+	ret = sk;
+	sk = NULL;
+out:
+	if (!ret)
+		ERR_clear_error();
+	for (size_t i = 0; i < ARRAY_LEN(kder); i++)
+		OPENSSL_free(kder[i]);
+	sk_X509_pop_free(one, X509_free);
+	sk_X509_pop_free(sk, X509_free);
+	return ret;
+}
+
+/*
  * An issuer chain from the collateral (PEM): its last certificate must be
  * the anchor (DER), it must verify to it with the root CRL, and its first
  * certificate must have the expected CN and not be a CA where a signer is
- * expected. Returns the parsed chain in *out (caller frees).
+ * expected. `parsed` is that PEM already parsed (ownership transferred), or
+ * NULL to parse it here. Returns the parsed chain in *out (caller frees).
  */
-static err_t collateral_chain(struct dcap_vcoll *vc, const char *pem, size_t len, const char *want_cn, int want_ca,
-			      STACK_OF(X509) **out, const char **detail, const char *what)
+static err_t collateral_chain(struct dcap_vcoll *vc, STACK_OF(X509) *parsed, const char *pem, size_t len,
+			      const char *want_cn, int want_ca, STACK_OF(X509) **out, const char **detail,
+			      const char *what)
 {
-	STACK_OF(X509) *sk = NULL, *untrusted = NULL, *verified = NULL;
+	STACK_OF(X509) *sk = parsed, *untrusted = NULL, *verified = NULL;
 	X509 *leaf;
 	int n;
 	err_t err;
 
 	*out = NULL;
-	sk = pem_certs_parse(pem, len);
+	if (!sk)
+		sk = chain_parse(pem, len, &vc->anchor, 1);
 	if (!sk) {
 		err = fail(detail, ERR_ATTEST_CERT_CHAIN, what);
 		goto out;
@@ -289,11 +389,54 @@ static void vcoll_id(struct dcap_vcoll *vc, const struct dcap_collateral *c)
 	OPENSSL_free(der);
 }
 
+/* DER copies the fast path compares quote bytes against (in the vcoll's arena). */
+static err_t keep_der(struct arena *a, int len, unsigned char *der, const uint8_t **out, size_t *out_len)
+{
+	err_t err = ERR_OK;
+
+	if (len <= 0 || !der) {
+		err = ERR_NOMEM;
+	} else if (!(*out = arena_memdup(a, der, (size_t)len))) {
+		err = arena_err(a);
+	} else {
+		*out_len = (size_t)len;
+	}
+	OPENSSL_free(der);
+	return err;
+}
+
+static err_t keep_ders(struct dcap_vcoll *vc)
+{
+	unsigned char *d = NULL;
+	const ASN1_OCTET_STRING *skid = X509_get0_subject_key_id(vc->pck_ca);
+	int n;
+	err_t err;
+
+	n = i2d_X509(vc->pck_ca, &d);
+	if ((err = keep_der(&vc->arena, n, d, &vc->pck_ca_der, &vc->pck_ca_der_len)))
+		return err;
+	d = NULL;
+	n = i2d_X509(vc->anchor, &d);
+	if ((err = keep_der(&vc->arena, n, d, &vc->anchor_der, &vc->anchor_der_len)))
+		return err;
+	d = NULL;
+	n = i2d_X509_NAME(X509_get_subject_name(vc->pck_ca), &d);
+	if ((err = keep_der(&vc->arena, n, d, &vc->pck_ca_subject, &vc->pck_ca_subject_len)))
+		return err;
+	if (skid && ASN1_STRING_length(skid) > 0) {
+		vc->pck_ca_skid = arena_memdup(&vc->arena, ASN1_STRING_get0_data(skid), (size_t)ASN1_STRING_length(skid));
+		if (!vc->pck_ca_skid)
+			return arena_err(&vc->arena);
+		vc->pck_ca_skid_len = (size_t)ASN1_STRING_length(skid);
+	}
+	return ERR_OK;
+}
+
 err_t dcap_vcoll_new(const struct dcap_collateral *c, const struct attest_trust *t, struct dcap_vcoll **out,
 		     const char **detail)
 {
 	struct dcap_vcoll *vc = NULL;
-	STACK_OF(X509) *tcb_chain = NULL, *qe_chain = NULL, *crl_chain = NULL;
+	STACK_OF(X509) *tcb_chain = NULL, *qe_chain = NULL, *crl_chain = NULL, *parsed = NULL;
 	X509_REVOKED *rev = NULL;
 	X509 *last;
 	int n;
@@ -316,7 +459,11 @@ err_t dcap_vcoll_new(const struct dcap_collateral *c, const struct attest_trust 
 	 * the caller configured one and the TCB info chain ends in it. Every
 	 * other chain must then end in the same certificate.
 	 */
-	tcb_chain = pem_certs_parse(c->tcb_info_issuer_chain, c->tcb_info_issuer_chain_len);
+	{
+		X509 *const roots[2] = { t->intel_root, t->intel_dev_root };
+
+		tcb_chain = chain_parse(c->tcb_info_issuer_chain, c->tcb_info_issuer_chain_len, roots, 2);
+	}
 	if (!tcb_chain) {
 		err = fail(detail, ERR_ATTEST_CERT_CHAIN, "TCB info issuer chain is not valid PEM");
 		goto out;
@@ -332,8 +479,6 @@ err_t dcap_vcoll_new(const struct dcap_collateral *c, const struct attest_trust 
 		goto out;
 	}
 	X509_up_ref(vc->anchor);
-	sk_X509_pop_free(tcb_chain, X509_free);
-	tcb_chain = NULL;
 
 	/* Root CRL first (dcap-qvl order): signed by the anchor, and the anchor itself not revoked. */
 	vc->root_crl = x509_crl_from_bytes(c->root_ca_crl, c->root_ca_crl_len);
@@ -376,8 +521,10 @@ err_t dcap_vcoll_new(const struct dcap_collateral *c, const struct attest_trust 
 		goto out;
 	add_window(vc, vc->tcb.issue_date, vc->tcb.next_update, ERR_ATTEST_TCB_INFO_FUTURE, ERR_ATTEST_TCB_INFO_EXPIRED,
 		   "TCB info");
-	err = collateral_chain(vc, c->tcb_info_issuer_chain, c->tcb_info_issuer_chain_len, "Intel SGX TCB Signing", 0,
-			       &tcb_chain, detail, "TCB info issuer chain");
+	parsed = tcb_chain;   /* parsed above to find the anchor; collateral_chain takes it */
+	tcb_chain = NULL;
+	err = collateral_chain(vc, parsed, c->tcb_info_issuer_chain, c->tcb_info_issuer_chain_len,
+			       "Intel SGX TCB Signing", 0, &tcb_chain, detail, "TCB info issuer chain");
 	if (err)
 		goto out;
 	if (ecdsa_verify_p256_sha256(X509_get0_pubkey(sk_X509_value(tcb_chain, 0)), c->tcb_info_signature,
@@ -392,7 +539,7 @@ err_t dcap_vcoll_new(const struct dcap_collateral *c, const struct attest_trust 
 		goto out;
 	add_window(vc, vc->qeid.issue_date, vc->qeid.next_update, ERR_ATTEST_QE_IDENTITY_FUTURE,
 		   ERR_ATTEST_QE_IDENTITY_EXPIRED, "QE identity");
-	err = collateral_chain(vc, c->qe_identity_issuer_chain, c->qe_identity_issuer_chain_len,
+	err = collateral_chain(vc, NULL, c->qe_identity_issuer_chain, c->qe_identity_issuer_chain_len,
 			       "Intel SGX TCB Signing", 0, &qe_chain, detail, "QE identity issuer chain");
 	if (err)
 		goto out;
@@ -407,7 +554,7 @@ err_t dcap_vcoll_new(const struct dcap_collateral *c, const struct attest_trust 
 	 * root CRL), then the CRL's name and signature against that CA. The CA
 	 * becomes the anchor of the fast path for PCK leaves it issued.
 	 */
-	crl_chain = pem_certs_parse(c->pck_crl_issuer_chain, c->pck_crl_issuer_chain_len);
+	crl_chain = chain_parse(c->pck_crl_issuer_chain, c->pck_crl_issuer_chain_len, &vc->anchor, 1);
 	n = crl_chain ? sk_X509_num(crl_chain) : 0;
 	if (n < 2) {
 		err = fail(detail, ERR_ATTEST_CERT_CHAIN, "PCK CRL issuer chain is not valid PEM");
@@ -418,15 +565,18 @@ err_t dcap_vcoll_new(const struct dcap_collateral *c, const struct attest_trust 
 		err = fail(detail, ERR_ATTEST_CERT_CHAIN, "PCK CRL issuer is not a PCK Platform/Processor CA");
 		goto out;
 	}
-	sk_X509_pop_free(crl_chain, X509_free);
+	parsed = crl_chain;
 	crl_chain = NULL;
-	err = collateral_chain(vc, c->pck_crl_issuer_chain, c->pck_crl_issuer_chain_len,
+	err = collateral_chain(vc, parsed, c->pck_crl_issuer_chain, c->pck_crl_issuer_chain_len,
 			       vc->pck_ca_platform ? "Intel SGX PCK Platform CA" : "Intel SGX PCK Processor CA", 1,
 			       &crl_chain, detail, "PCK CRL issuer chain");
 	if (err)
 		goto out;
 	vc->pck_ca = sk_X509_value(crl_chain, 0);
 	X509_up_ref(vc->pck_ca);
+	err = keep_ders(vc);
+	if (err)
+		goto out;
 	err = crl_check_issuer(vc->pck_crl, vc->pck_ca, detail, "PCK CRL is not signed by its issuer chain's CA");
 	if (err)
 		goto out;
@@ -548,13 +698,105 @@ static err_t vfail(struct attest_verdict *v, err_t e, const char *why)
 }
 
 /*
+ * The cached path's first-seen platform without OpenSSL's certificate
+ * parser (in OpenSSL 3.0 a d2i_X509 costs more than a signature check): the
+ * quote's chain must be the leaf, then exactly the DER of the PCK CA that
+ * signed the verified PCK CRL [, then exactly the anchor's DER]; the leaf
+ * (dcap_pck_leaf_parse) must name that CA (issuer bytes and AKID), verify
+ * with its key, and not be on its CRL. The CA and the anchor were verified
+ * with the collateral, so this is the chain check of the OpenSSL path for
+ * this one shape. NULL means "not this way", for any reason, and the
+ * OpenSSL path then decides (and names the error, if any). On success
+ * returns the leaf's key (caller frees) with pl's PCK fields and window set.
+ */
+static EVP_PKEY *pck_leaf_fast(const struct dcap_vcoll *vc, const struct dcap_quote *q, struct dcap_platform *pl)
+{
+	static const char begin[] = "-----BEGIN CERTIFICATE-----", end_marker[] = "-----END CERTIFICATE-----";
+	const size_t blen = sizeof(begin) - 1, elen = sizeof(end_marker) - 1;
+	const char *pem = (const char *)q->cert_data;
+	size_t len = q->cert_data_len, pos = 0, used = 0, nblk = 0;
+	const uint8_t *blk[3];
+	size_t blk_len[3];
+	struct dcap_pck_leaf leaf;
+	ASN1_INTEGER *serial = NULL;
+	X509_REVOKED *rev = NULL;
+	EVP_PKEY *key = NULL;
+	char *text = NULL;
+	uint8_t *der = NULL;
+	const uint8_t *sp;
+
+	if (!vc->pck_ca_der || !vc->anchor_der || len == 0 || len > DCAP_QUOTE_MAX)
+		return NULL;
+	if (pem[len - 1] == 0)
+		len--;
+	text = malloc(len + 1);
+	der = malloc(len + 1);
+	if (!text || !der)
+		goto out;
+	for (;;) {
+		const char *body, *end;
+		size_t tl = 0, dl = 0;
+
+		while (pos < len && (pem[pos] == ' ' || pem[pos] == '\t' || pem[pos] == '\r' || pem[pos] == '\n'))
+			pos++;
+		if (pos == len)
+			break;
+		if (nblk == 3 || len - pos < blen || memcmp(pem + pos, begin, blen) != 0)
+			goto out;
+		body = pem + pos + blen;
+		end = memmem(body, len - pos - blen, end_marker, elen);
+		if (!end)
+			goto out;
+		for (const char *c = body; c < end; c++)
+			if (*c != '\r' && *c != '\n')
+				text[tl++] = *c;
+		if (base64_decode(der + used, len - used, &dl, text, tl) || dl == 0)
+			goto out;
+		blk[nblk] = der + used;
+		blk_len[nblk++] = dl;
+		used += dl;
+		pos = (size_t)(end - pem) + elen;
+	}
+	if (nblk < 2 || blk_len[1] != vc->pck_ca_der_len || memcmp(blk[1], vc->pck_ca_der, blk_len[1]) != 0)
+		goto out;
+	if (nblk == 3 && (blk_len[2] != vc->anchor_der_len || memcmp(blk[2], vc->anchor_der, blk_len[2]) != 0))
+		goto out;
+	if (dcap_pck_leaf_parse(blk[0], blk_len[0], &leaf))
+		goto out;
+	if (leaf.issuer_len != vc->pck_ca_subject_len || memcmp(leaf.issuer, vc->pck_ca_subject, leaf.issuer_len) != 0)
+		goto out;
+	if (vc->pck_ca_skid && (leaf.akid_len != vc->pck_ca_skid_len || memcmp(leaf.akid, vc->pck_ca_skid, leaf.akid_len)))
+		goto out;
+	if (ecdsa_verify_p256_sha256(X509_get0_pubkey(vc->pck_ca), leaf.sig, leaf.tbs, leaf.tbs_len))
+		goto out;
+	sp = leaf.serial_tlv;
+	serial = d2i_ASN1_INTEGER(NULL, &sp, (long)leaf.serial_tlv_len);
+	if (!serial || sp != leaf.serial_tlv + leaf.serial_tlv_len || X509_CRL_get0_by_serial(vc->pck_crl, &rev, serial) == 1)
+		goto out;
+	if (dcap_pck_ext_parse(leaf.sgx_ext, leaf.sgx_ext_len, &pl->pck, NULL))
+		goto out;
+	pl->pck.ca_platform = vc->pck_ca_platform;
+	pl->from = leaf.not_before;
+	pl->to = leaf.not_after;
+	key = ec_p256_pubkey_from_xy(leaf.pubkey);
+out:
+	if (!key)
+		memset(pl, 0, sizeof(*pl));
+	ASN1_INTEGER_free(serial);
+	free(text);
+	free(der);
+	ERR_clear_error();
+	return key;
+}
+
+/*
  * Steps 5 and 8-10 of the reference (PCK chain, QE report signature, QE
  * report data, QE identity): everything a platform's certification data
  * proves, independent of the quote signature. Fills *pl (att_key is the
  * caller's on success).
  */
 static err_t verify_platform(const struct dcap_vcoll *vc, const struct dcap_quote *q, enum attest_tcb_mode mode,
-			     int allow_fast, struct dcap_platform *pl, const char **detail)
+			     int allow_fast, int *used_fast, struct dcap_platform *pl, const char **detail)
 {
 	STACK_OF(X509) *parsed = NULL, *untrusted = NULL, *verified = NULL;
 	STACK_OF(X509) *chain;
@@ -563,17 +805,26 @@ static err_t verify_platform(const struct dcap_vcoll *vc, const struct dcap_quot
 	const struct dcap_qe_identity *id = &vc->qeid;
 	uint8_t h[SHA256_LEN];
 	X509 *leaf, *ca;
+	EVP_PKEY *leaf_key = NULL;
 	int n, fast;
 	err_t err;
 
 	memset(pl, 0, sizeof(*pl));
+	if (allow_fast && !vc->pck_chain_override && q->cert_type == DCAP_CERT_PCK_CHAIN) {
+		leaf_key = pck_leaf_fast(vc, q, pl);
+		*used_fast = leaf_key != NULL;
+		if (leaf_key)
+			goto qe_report;
+	}
 	if (vc->pck_chain_override) {
 		chain = vc->pck_chain_override;
 	} else {
 		if (q->cert_type != DCAP_CERT_PCK_CHAIN)
 			return fail(detail, ERR_ATTEST_CERT_DATA,
 				    "quote: certification data is not a PCK chain and the collateral has none");
-		parsed = pem_certs_parse((const char *)q->cert_data, q->cert_data_len);
+		X509 *const known[2] = { vc->pck_ca, vc->anchor };
+
+		parsed = chain_parse((const char *)q->cert_data, q->cert_data_len, known, 2);
 		if (!parsed)
 			return fail(detail, ERR_ATTEST_CERT_CHAIN, "PCK certificate chain in the quote is not valid PEM");
 		chain = parsed;
@@ -630,8 +881,16 @@ static err_t verify_platform(const struct dcap_vcoll *vc, const struct dcap_quot
 	if (err)
 		goto out;
 
+	leaf_key = X509_get0_pubkey(leaf);
+	if (!leaf_key || EVP_PKEY_up_ref(leaf_key) != 1) {
+		leaf_key = NULL;
+		err = fail(detail, ERR_ATTEST_CERT_CHAIN, "PCK leaf has no usable public key");
+		goto out;
+	}
+
+qe_report:
 	/* Step 8: the QE report is signed by the PCK key. */
-	if (ecdsa_verify_p256_sha256(X509_get0_pubkey(leaf), q->qe_report_sig, q->qe_report, DCAP_SGX_REPORT_LEN)) {
+	if (ecdsa_verify_p256_sha256(leaf_key, q->qe_report_sig, q->qe_report, DCAP_SGX_REPORT_LEN)) {
 		err = fail(detail, ERR_ATTEST_QE_REPORT_SIGNATURE, "QE report signature does not verify with the PCK key");
 		goto out;
 	}
@@ -693,6 +952,7 @@ static err_t verify_platform(const struct dcap_vcoll *vc, const struct dcap_quot
 	}
 	err = ERR_OK;
 out:
+	EVP_PKEY_free(leaf_key);
 	sk_X509_free(untrusted);
 	sk_X509_pop_free(verified, X509_free);
 	sk_X509_pop_free(parsed, X509_free);
@@ -910,7 +1170,15 @@ err_t dcap_verify_quote(const struct dcap_vcoll *vc, const uint8_t *quote, size_
 		}
 	}
 	if (pl == &plat) {
-		err = verify_platform(vc, &q, p->tcb_mode, cache != NULL, &plat, &v->detail);
+		int used_fast = 0;
+
+		err = verify_platform(vc, &q, p->tcb_mode, cache != NULL, &used_fast, &plat, &v->detail);
+		if (cache) {
+			if (used_fast)
+				cache->st.leaf_fast++;
+			else
+				cache->st.leaf_openssl++;
+		}
 		if (err) {
 			EVP_PKEY_free(plat.att_key);
 			return v->err = err;

@@ -8,6 +8,8 @@
 
 /* Offline first: fetching collateral from Intel/AMD must be asked for, never a surprise. */
 static const char *const collateral_modes[] = { "offline", "pccs", NULL };
+/* Index = enum attest_tcb_mode. */
+static const char *const tcb_modes[] = { "dcap-qvl", "intel", NULL };
 
 #define H (3600u * 1000u)
 
@@ -45,6 +47,15 @@ const struct conf_key attest_config_keys[] = {
 	  "cache entries held in memory" },
 	{ "collateral.test_now", CONF_U64, offsetof(struct attest_config, test_now), "0", 0, 253402300799ull, NULL, 0,
 	  "TESTS ONLY: the collateral clock starts at this unix time and advances normally; 0 = real clock" },
+	{ "trust.dev_root", CONF_PATH, offsetof(struct attest_config, dev_root), NULL, 0, 0, NULL, 0,
+	  "DEVELOPMENT ONLY: the simulator's Intel root CA (DER or PEM); sim quotes then verify, marked dev, for "
+	  "policies with allow_dev_root" },
+	{ "trust.dev_ark", CONF_PATH, offsetof(struct attest_config, dev_ark), NULL, 0, 0, NULL, 0,
+	  "DEVELOPMENT ONLY: the simulator's AMD ARK (DER or PEM); as trust.dev_root for SEV-SNP" },
+	{ "verify.verdict_cache_entries", CONF_U32, offsetof(struct attest_config, verdict_cache), "4096", 0, 1000000,
+	  NULL, 0, "verdicts kept (until their collateral expires); 0 = no verdict cache" },
+	{ "verify.tcb_mode", CONF_ENUM, offsetof(struct attest_config, tcb_mode), "dcap-qvl", 0, 0, tcb_modes, 0,
+	  "TCB matching when a policy does not choose: dcap-qvl or intel (see docs/attestation.md)" },
 };
 
 const size_t attest_config_nkeys = ARRAY_LEN(attest_config_keys);

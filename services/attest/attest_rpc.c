@@ -8,17 +8,14 @@
 #include "dstack/attest/v1/attest.pb-c.h"
 #include "pbcodec.h"
 
-/*
- * What this build can honestly say: who it is and how collateral is
- * configured. It pins no trust roots and verifies no evidence kind yet, so
- * those lists stay empty rather than promising what Verify cannot do.
- */
+/* Who is answering, how collateral is configured, the trust roots (dev ones flagged), default policy and limits. */
 static int on_get_info(struct rpc_call *call, const ProtobufCMessage *req, ProtobufCMessage **resp)
 {
 	const struct attest_env *a = rpc_call_ctx(call);
 	struct arena *mem = rpc_call_arena(call);
 	Dstack__Attest__V1__GetInfoResponse *out;
 	Dstack__Common__V1__ServiceInfo *si;
+	err_t err;
 
 	(void)req;
 	out = (Dstack__Attest__V1__GetInfoResponse *)pb_new(&dstack__attest__v1__get_info_response__descriptor, mem);
@@ -30,6 +27,8 @@ static int on_get_info(struct rpc_call *call, const ProtobufCMessage *req, Proto
 	out->collateral_mode = a->cfg->collateral_mode == ATTEST_COLLATERAL_PCCS
 				       ? DSTACK__ATTEST__V1__COLLATERAL_MODE__COLLATERAL_MODE_ONLINE
 				       : DSTACK__ATTEST__V1__COLLATERAL_MODE__COLLATERAL_MODE_OFFLINE;
+	if ((err = attest_verify_info(a, mem, out)) != ERR_OK)
+		return err;
 	*resp = &out->base;
 	return ERR_OK;
 }
@@ -38,6 +37,9 @@ static int on_get_info(struct rpc_call *call, const ProtobufCMessage *req, Proto
 static const struct rpc_method attest_methods[] = {
 	{ "GetInfo", on_get_info, RPC_F_PUBLIC | RPC_F_IDEMPOTENT, NULL },
 	{ "GetCollateral", attest_on_get_collateral, RPC_F_PUBLIC | RPC_F_IDEMPOTENT, NULL },
+	{ "Verify", attest_on_verify, RPC_F_PUBLIC | RPC_F_IDEMPOTENT, NULL },
+	{ "VerifyBatch", attest_on_verify_batch, RPC_F_PUBLIC | RPC_F_IDEMPOTENT, NULL },
+	{ "Inspect", attest_on_inspect, RPC_F_PUBLIC | RPC_F_IDEMPOTENT, NULL },
 };
 
 static uint64_t ms_to_s(uint32_t ms)
@@ -81,6 +83,8 @@ err_t attest_init(struct svc_env *env, const char **detail)
 	a->collateral = attest_collateral_new(env->base, env->metrics, &cc, detail);
 	if (!a->collateral)
 		return ERR_CONFIG;
+	if ((err = attest_verify_init(a, detail)) != ERR_OK)
+		return err;
 	if ((err = attest_pccs_register(a, detail)) != ERR_OK)
 		return err;
 	return svc_add_service(env, &a->attest_def, detail);
@@ -93,7 +97,9 @@ void attest_fini(struct svc_env *env)
 	if (!a)
 		return;
 	a->closing = 1;
+	attest_verify_close(a);
 	attest_collateral_free(a->collateral);
+	attest_verify_fini(a);
 	free(a);
 	env->priv = NULL;
 }

@@ -16,7 +16,8 @@ typedef Dstack__Common__V1__Verdict pb_verdict;
 #define DEFAULT_VCOLL 32u
 #define DEFAULT_PLATFORM_SLOTS 1024u
 #define EXPLICIT_TIME_TTL 3600u       /* verdicts at a caller-given time are deterministic; keep them an hour */
-#define VERDICT_MAX_PACKED (1u << 20) /* larger verdicts (many runtime events) are not cached */
+#define VERDICT_MAX_PACKED (64u << 10)      /* larger verdicts (many runtime events) are not cached */
+#define VERDICT_MAX_BYTES ((size_t)64 << 20) /* all cached verdicts together */
 #define COLL_JSON_MAX ((size_t)16 << 20)
 #define DETAIL_MAX 200u
 
@@ -53,7 +54,7 @@ struct attest_verifier {
 	int closing;
 	/* verdict cache */
 	struct verdict_entry **buckets;
-	size_t nbuckets, count;
+	size_t nbuckets, count, bytes;
 	struct verdict_entry lru;
 	uint64_t hits, misses;
 	struct metric *m_hits, *m_misses, *m_verify[RES_COUNT][4];
@@ -290,6 +291,7 @@ static void ventry_drop(struct attest_verifier *vf, struct verdict_entry *e)
 	if (*pp)
 		*pp = e->hnext;
 	lru_unlink(e);
+	vf->bytes -= e->len;
 	free(e->packed);
 	free(e);
 	vf->count--;
@@ -330,7 +332,8 @@ static void vcache_put(struct attest_verifier *vf, const uint8_t key[32], const 
 			ventry_drop(vf, e);
 			break;
 		}
-	while (vf->count >= vf->cfg.verdict_cache_entries && vf->lru.prev != &vf->lru)
+	while ((vf->count >= vf->cfg.verdict_cache_entries || vf->bytes + len > VERDICT_MAX_BYTES) &&
+	       vf->lru.prev != &vf->lru)
 		ventry_drop(vf, vf->lru.prev);
 	e = calloc(1, sizeof(*e));
 	if (!e || !(e->packed = malloc(len ? len : 1))) {
@@ -338,6 +341,7 @@ static void vcache_put(struct attest_verifier *vf, const uint8_t key[32], const 
 		return;
 	}
 	e->len = protobuf_c_message_pack(&v->base, e->packed);
+	vf->bytes += e->len;
 	memcpy(e->key, key, 32);
 	e->expires_at = expires_at;
 	pp = vbucket(vf, key);
@@ -371,6 +375,13 @@ struct av_job {
 	const char *warnings[4];
 	size_t n_warnings;
 };
+
+static int setb_hash(struct arena *a, pb_verdict *v, const uint8_t h[32])
+{
+	v->evidence_sha256.data = arena_memdup(a, h, 32);
+	v->evidence_sha256.len = v->evidence_sha256.data ? 32 : 0;
+	return v->evidence_sha256.data != NULL;
+}
 
 static void count(struct attest_verifier *vf, int res, enum attest_tee tee)
 {
@@ -468,4 +479,332 @@ static err_t finish_verify(struct av_job *j, const struct dcap_vcoll *vc, const 
 	}
 	*out = v;
 	return ERR_OK;
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Collateral resolution                                                                           */
+
+static err_t intel_with_blobs(struct av_job *j, struct attest_coll_blob *const blobs[4], pb_verdict **out)
+{
+	const char *detail = NULL;
+	err_t err = ERR_OK;
+	struct vcoll_entry *e = vcoll_from_blobs(j->vf, blobs, j->clock_now, &err, &detail);
+
+	if (!e)
+		return err == ERR_BUDGET || err == ERR_NOMEM
+			       ? err
+			       : finish_verify(j, NULL, NULL, ERR_ATTEST_COLLATERAL_MISSING,
+					       detail ? detail : "cached collateral does not parse", NULL, out);
+	return finish_verify(j, e->vc, NULL, e->err, e->detail, e->id, out);
+}
+
+static err_t amd_with_blobs(struct av_job *j, struct attest_coll_blob *const blobs[3], pb_verdict **out)
+{
+	struct av_amd amd;
+	uint8_t id[32];
+	const void *parts[3];
+	size_t lens[3];
+
+	memset(&amd, 0, sizeof(amd));
+	if (!blobs[0]->der || !blobs[1]->body)
+		return finish_verify(j, NULL, NULL, ERR_ATTEST_COLLATERAL_MISSING, "cached AMD collateral is incomplete",
+				     NULL, out);
+	amd.vcek = blobs[0]->der;
+	amd.vcek_len = blobs[0]->der_len;
+	amd.chain_pem = (const char *)blobs[1]->body;
+	amd.chain_len = blobs[1]->body_len;
+	if (blobs[2] && blobs[2]->der) {
+		amd.crl = blobs[2]->der;
+		amd.crl_len = blobs[2]->der_len;
+	} else {
+		job_warn(j, "AMD KDS CRL unavailable: ASK revocation was not checked");
+	}
+	parts[0] = amd.vcek;
+	lens[0] = amd.vcek_len;
+	parts[1] = amd.chain_pem;
+	lens[1] = amd.chain_len;
+	parts[2] = amd.crl ? (const void *)amd.crl : "";
+	lens[2] = amd.crl_len;
+	sha256_parts(parts, lens, 3, id);
+	return finish_verify(j, NULL, &amd, ERR_OK, NULL, id, out);
+}
+
+static void on_collateral(void *arg, const struct attest_coll_multi *m)
+{
+	struct av_job *j = arg;
+	struct attest_verifier *vf = j->vf;
+	pb_verdict *v = NULL;
+	const char *detail = NULL;
+	err_t err;
+
+	if (vf->closing || m->err == ERR_CANCELLED) {
+		/* The request and its arena may be gone: answer without touching them. */
+		j->cb(j->arg, ERR_CANCELLED, "verifier shutting down", NULL);
+		free(j);
+		return;
+	}
+	if (m->err == ERR_ATTEST_COLLATERAL_MISSING || m->err == ERR_NOT_FOUND || m->upstream_status == 404) {
+		err = finish_verify(j, NULL, NULL, ERR_ATTEST_COLLATERAL_MISSING,
+				    m->detail ? m->detail : "no collateral for this platform", NULL, &v);
+	} else if (m->err != ERR_OK) {
+		count(vf, RES_ERROR, j->loc.tee);
+		log_info(LOG_PFX, "collateral unavailable: %s (%s)", err_name(m->err), m->detail ? m->detail : "-");
+		j->cb(j->arg, ERR_UNAVAILABLE, m->detail ? m->detail : "collateral upstream unavailable", NULL);
+		free(j);
+		return;
+	} else {
+		if (m->stale)
+			job_warn(j, "collateral served stale: past its nextUpdate (upstream failing, or offline)");
+		err = j->loc.tee == ATTEST_TEE_SEV_SNP ? amd_with_blobs(j, m->blobs, &v) : intel_with_blobs(j, m->blobs, &v);
+	}
+	if (err != ERR_OK) {
+		count(vf, RES_ERROR, j->loc.tee);
+		detail = "out of memory building the verdict";
+		v = NULL;
+	}
+	j->cb(j->arg, err, detail, v);
+	free(j);
+}
+
+/* Every key in memory now (borrowed blobs in out[]), or 0. Optional keys may be missing. */
+static int peek_all(struct attest_collateral *c, const struct attest_coll_key *keys, size_t n, unsigned optional,
+		    struct attest_coll_blob *out[4], int *stale)
+{
+	*stale = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct attest_coll_result r;
+
+		out[i] = NULL;
+		if (attest_collateral_peek(c, &keys[i], &r) != ERR_OK || r.err != ERR_OK || !r.blob) {
+			if (optional & (1u << i))
+				continue;
+			return 0;
+		}
+		out[i] = r.blob;
+		*stale |= r.stale;
+	}
+	return 1;
+}
+
+static int fetch(struct av_job *j, const struct attest_coll_key *keys, size_t n, unsigned optional, pb_verdict **out,
+		 const char **detail)
+{
+	struct attest_coll_blob *blobs[4] = { NULL, NULL, NULL, NULL };
+	int stale = 0;
+	err_t err;
+
+	if (peek_all(j->vf->cfg.coll, keys, n, optional, blobs, &stale)) {
+		if (stale)
+			job_warn(j, "collateral served stale: past its nextUpdate (upstream failing, or offline)");
+		return n == 3 ? amd_with_blobs(j, blobs, out) : intel_with_blobs(j, blobs, out);
+	}
+	err = attest_collateral_get_many(j->vf->cfg.coll, keys, n, optional, on_collateral, j);
+	if (err != ERR_OK) {
+		*detail = "cannot start a collateral fetch";
+		return err == ERR_OVERLOADED ? ERR_OVERLOADED : ERR_UNAVAILABLE;
+	}
+	return AV_PENDING;
+}
+
+static int resolve_snp(struct av_job *j, pb_verdict **out, const char **detail)
+{
+	struct attest_coll_key keys[3];
+	const struct attest_snp_report *r = &j->loc.snp;
+	const char *prod;
+	uint8_t zero[32] = { 0 };
+	err_t err;
+
+	if (j->has_req_amd)
+		return finish_verify(j, NULL, &j->req_amd, ERR_OK, NULL, j->req_coll_id, out);
+	if (j->ev.n_certs) {
+		struct av_amd amd;
+
+		if ((err = av_amd_from_certs(j->ev.certs, j->ev.n_certs, j->a, &amd, detail)) != ERR_OK)
+			return err;
+		/* The certificates are part of the evidence hash already. */
+		return finish_verify(j, NULL, &amd, ERR_OK, NULL, zero, out);
+	}
+	if (!j->vf->cfg.coll)
+		return finish_verify(j, NULL, NULL, ERR_ATTEST_COLLATERAL_MISSING,
+				     "no VCEK: give evidence.cert_chain or collateral.amd", NULL, out);
+	if (r->signing_key == SNP_SIGNING_KEY_VLEK)
+		return finish_verify(j, NULL, NULL, ERR_ATTEST_COLLATERAL_MISSING,
+				     "VLEK-signed report: AMD KDS does not serve VLEKs; give evidence.cert_chain", NULL, out);
+	if (j->loc.product == SNP_PRODUCT_UNKNOWN)
+		return finish_verify(j, NULL, NULL, ERR_ATTEST_COLLATERAL_MISSING,
+				     "report names no product line (v2, no CPUID): give evidence.cert_chain", NULL, out);
+	prod = snp_product_name(j->loc.product);
+	memset(keys, 0, sizeof(keys));
+	keys[0].kind = ATTEST_COLL_AMD_VCEK;
+	keys[0].hwid_len = j->loc.product == SNP_PRODUCT_TURIN ? SNP_TURIN_HWID_SIZE : SNP_CHIP_ID_SIZE;
+	memcpy(keys[0].hwid, r->chip_id, keys[0].hwid_len);
+	keys[0].reported_tcb = r->reported_tcb;
+	keys[1].kind = ATTEST_COLL_AMD_CERT_CHAIN;
+	keys[2].kind = ATTEST_COLL_AMD_CRL;
+	for (int i = 0; i < 3; i++)
+		snprintf(keys[i].product, sizeof(keys[i].product), "%s", prod);
+	return fetch(j, keys, 3, 1u << 2, out, detail);
+}
+
+static int resolve_intel(struct av_job *j, pb_verdict **out, const char **detail)
+{
+	struct attest_coll_key keys[4];
+
+	if (j->has_req_intel) {
+		struct vcoll_entry *e = vcoll_get(j->vf, j->req_coll_id, &j->req_intel, j->clock_now);
+
+		return finish_verify(j, e->vc, NULL, e->err, e->detail, e->id, out);
+	}
+	if (!j->vf->cfg.coll)
+		return finish_verify(j, NULL, NULL, ERR_ATTEST_COLLATERAL_MISSING,
+				     "no collateral: give collateral.intel (or configure the collateral cache)", NULL, out);
+	if (!j->loc.has_fmspc)
+		return finish_verify(j, NULL, NULL, j->loc.pck_err ? j->loc.pck_err : ERR_ATTEST_CERT_DATA,
+				     j->loc.pck_detail ? j->loc.pck_detail : "no PCK certificate to find collateral by",
+				     NULL, out);
+	attest_coll_dcap_keys(j->loc.tee == ATTEST_TEE_TDX ? ATTEST_COLL_TEE_TDX : ATTEST_COLL_TEE_SGX, j->loc.fmspc,
+			      j->loc.ca_platform ? ATTEST_COLL_CA_PLATFORM : ATTEST_COLL_CA_PROCESSOR, keys);
+	return fetch(j, keys, 4, 0, out, detail);
+}
+
+int attest_verifier_verify(struct attest_verifier *vf, const pb_verify_req *req, uint64_t now, struct arena *a,
+			   attest_verify_cb cb, void *arg, pb_verdict **out, const char **detail)
+{
+	struct av_job *j;
+	const Dstack__Attest__V1__Collateral *col = req->collateral;
+	int snp_kind, rc;
+	err_t err;
+
+	*out = NULL;
+	if (!req->evidence) {
+		*detail = "evidence is required";
+		return ERR_INVALID_ARG;
+	}
+	j = calloc(1, sizeof(*j));
+	if (!j) {
+		*detail = "out of memory";
+		return ERR_NOMEM;
+	}
+	j->vf = vf;
+	j->req = req;
+	j->a = a;
+	j->cb = cb;
+	j->arg = arg;
+	j->clock_now = now;
+	j->now = req->evaluate_at_unix ? req->evaluate_at_unix : now;
+	if ((err = av_evidence_from_proto(req->evidence, a, &j->ev, detail)) != ERR_OK ||
+	    (err = av_policy_from_proto(req->policy, vf->cfg.default_tcb_mode, a, &j->pol, detail)) != ERR_OK) {
+		rc = err;
+		goto done;
+	}
+	snp_kind = j->ev.kind == DSTACK__COMMON__V1__EVIDENCE_KIND__EVIDENCE_KIND_SEV_SNP_REPORT;
+	if (col && (col->intel || col->amd)) {
+		if (col->intel && col->amd) {
+			*detail = "collateral: set intel or amd, not both";
+			rc = ERR_INVALID_ARG;
+			goto done;
+		}
+		if ((col->amd != NULL) != snp_kind) {
+			*detail = "collateral: intel collateral goes with quotes, amd collateral with SEV-SNP reports";
+			rc = ERR_INVALID_ARG;
+			goto done;
+		}
+		if (col->intel) {
+			if ((err = av_intel_collateral_from_proto(col->intel, &j->req_intel, detail)) != ERR_OK) {
+				rc = err;
+				goto done;
+			}
+			j->has_req_intel = 1;
+			av_message_sha256(&col->intel->base, j->req_coll_id);
+		} else {
+			if ((err = av_amd_from_proto(col->amd, a, &j->req_amd, detail)) != ERR_OK) {
+				rc = err;
+				goto done;
+			}
+			j->has_req_amd = 1;
+			av_message_sha256(&col->amd->base, j->req_coll_id);
+		}
+	}
+	av_evidence_sha256(req->evidence, j->ev_hash);
+	if (req->policy)
+		av_message_sha256(&req->policy->base, j->pol_hash);
+	av_locate(&j->ev, &j->loc);
+	if (j->loc.err != ERR_OK)
+		rc = finish_verify(j, NULL, NULL, ERR_OK, NULL, NULL, out);
+	else if (j->loc.tee == ATTEST_TEE_SEV_SNP)
+		rc = resolve_snp(j, out, detail);
+	else
+		rc = resolve_intel(j, out, detail);
+	if (rc == AV_PENDING)
+		return rc;
+done:
+	if (rc != ERR_OK) {
+		count(vf, RES_ERROR, j->loc.tee);
+		if (rc == ERR_BUDGET || rc == ERR_NOMEM)
+			*detail = "out of memory building the verdict";
+	}
+	free(j);
+	return rc;
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Trust anchors                                                                                   */
+
+static X509 *load_cert(const char *path, const char **detail)
+{
+	FILE *f = fopen(path, "rb");
+	uint8_t buf[64 * 1024];
+	size_t n;
+	X509 *x;
+
+	if (!f) {
+		*detail = "cannot open the development root file";
+		return NULL;
+	}
+	n = fread(buf, 1, sizeof(buf), f);
+	if (ferror(f) || !feof(f)) {
+		fclose(f);
+		*detail = "cannot read the development root file (or it is over 64 KiB)";
+		return NULL;
+	}
+	fclose(f);
+	x = x509_from_bytes(buf, n);
+	if (!x)
+		*detail = "the development root file is not a DER or PEM certificate";
+	return x;
+}
+
+err_t attest_trust_load(struct attest_trust *t, const char *dev_root_path, const char *dev_ark_path,
+			const char **detail)
+{
+	static const enum attest_snp_product prods[3] = { SNP_PRODUCT_MILAN, SNP_PRODUCT_GENOA, SNP_PRODUCT_TURIN };
+
+	memset(t, 0, sizeof(*t));
+	t->intel_root = attest_intel_root();
+	for (int i = 0; i < 3; i++)
+		t->amd_ark[i] = attest_amd_ark(prods[i]);
+	if (!t->intel_root || !t->amd_ark[0] || !t->amd_ark[1] || !t->amd_ark[2]) {
+		*detail = "cannot parse the embedded Intel / AMD roots";
+		attest_trust_free(t);
+		return ERR_INTERNAL;
+	}
+	if (dev_root_path && !(t->intel_dev_root = load_cert(dev_root_path, detail))) {
+		attest_trust_free(t);
+		return ERR_CONFIG;
+	}
+	if (dev_ark_path && !(t->amd_dev_ark = load_cert(dev_ark_path, detail))) {
+		attest_trust_free(t);
+		return ERR_CONFIG;
+	}
+	return ERR_OK;
+}
+
+void attest_trust_free(struct attest_trust *t)
+{
+	X509_free(t->intel_root);
+	X509_free(t->intel_dev_root);
+	for (int i = 0; i < 4; i++)
+		X509_free(t->amd_ark[i]);
+	X509_free(t->amd_dev_ark);
+	memset(t, 0, sizeof(*t));
 }

@@ -1108,8 +1108,10 @@ static void run_lib(struct av_run *r)
 			       in->coll_detail ? in->coll_detail : "no VCEK / AMD certificate chain for this report");
 			return;
 		}
-		(void)snp_verify(r->ev->snp, r->ev->snp_len, amd->vcek, amd->vcek_len, amd->chain_pem, amd->chain_len,
-				 amd->crl, amd->crl_len, in->trust, &r->p->lib, in->now, r->a, &r->lv);
+		/* The answer is in r->lv (err and detail); the return value repeats lv.err. */
+		if (snp_verify(r->ev->snp, r->ev->snp_len, amd->vcek, amd->vcek_len, amd->chain_pem, amd->chain_len,
+				 amd->crl, amd->crl_len, in->trust, &r->p->lib, in->now, r->a, &r->lv) != r->lv.err)
+			r->lv.err = ERR_INTERNAL;
 		r->lib_ran = 1;
 		r->err = r->lv.err;
 		r->detail = r->lv.detail;
@@ -1120,7 +1122,9 @@ static void run_lib(struct av_run *r)
 		       in->coll_detail ? in->coll_detail : "no collateral for this platform");
 		return;
 	}
-	(void)dcap_verify_quote(in->vc, r->ev->quote, r->ev->quote_len, &r->p->lib, in->now, in->cache, r->a, &r->lv);
+	if (dcap_verify_quote(in->vc, r->ev->quote, r->ev->quote_len, &r->p->lib, in->now, in->cache, r->a, &r->lv) !=
+	    r->lv.err)
+		r->lv.err = ERR_INTERNAL;
 	r->lib_ran = 1;
 	r->err = r->lv.err;
 	r->detail = r->lv.detail;
@@ -1143,9 +1147,13 @@ static err_t fill_verdict(struct av_run *r, pb_verdict *v)
 			return arena_err(a);
 		ed->code = r->err;
 		ed->name = (char *)(uintptr_t)err_name(r->err);
-		ed->detail = (char *)(uintptr_t)(r->detail ? r->detail : err_str(r->err));
-		if (strlen(ed->detail) > 1024 && !(ed->detail = sdup(a, ed->detail, strlen(ed->detail), 1024)))
-			return arena_err(a);
+		/* Copied: the text may live in a cache entry that a later request recycles. */
+		{
+			const char *d = r->detail ? r->detail : err_str(r->err);
+
+			if (!(ed->detail = sdup(a, d, strlen(d), 1024)))
+				return arena_err(a);
+		}
 		v->error = ed;
 	}
 
@@ -1196,6 +1204,10 @@ static err_t fill_verdict(struct av_run *r, pb_verdict *v)
 		if (dcap_quote_parse(r->ev->quote, r->ev->quote_len, &q, NULL) == ERR_OK && !fill_quote(a, c, &q))
 			return arena_err(a);
 	}
+
+	/* The kind names the TEE of a report too malformed to say so itself. */
+	if (c->tee_type == T(UNSPECIFIED) && r->ev->kind == K(SEV_SNP_REPORT))
+		c->tee_type = T(SEV_SNP);
 
 	if (r->tcb_evaluated) {
 		c->tcb_status = av_status_to_proto(lv->tcb.status);

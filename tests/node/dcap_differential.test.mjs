@@ -27,7 +27,7 @@ const DATA = process.env.DS_ATTEST_TESTDATA || join(sourceDir, '..', 'shared', '
  * | cases                           | dcap-qvl JS 0.3.9 | ours                           | reason |
  * |---------------------------------|-------------------|--------------------------------|--------|
  * | D-c03                           | UpToDate          | reject ERR_ATTEST_CRL_INVALID  | The collateral's PCK CRL is the Processor CA's while the PCK chain is the Platform CA's. The JS port does not check CRL signatures, issuers or dates (reference A.8, "CRL signature / dates / issuer match"); Intel QVL and dcap-qvl Rust do, and so do we: a CRL that does not belong to the chain proves nothing about revocation. |
- * | sim/<n>/uptodate/window-end     | UpToDate          | reject ERR_ATTEST_CRL_EXPIRED  | `now` = the CRLs' nextUpdate (the sim sets TCB info, QE identity and both CRLs to end at the same second). Same JS gap (CRL dates not checked); we apply webpki's CRL rule thisUpdate <= now < nextUpdate as dcap-qvl Rust does (lib/attest/dcap_verify.c crl_window). One second earlier (window-end-1) both accept. |
+ * | sim/<n>/uptodate/window-end     | UpToDate          | reject ERR_ATTEST_CRL_EXPIRED  | `now` = the CRLs' nextUpdate (the sim sets TCB info, QE identity and both CRLs to end at the same second). Same JS gap (CRL dates not checked); we apply webpki's CRL rule thisUpdate <= now < nextUpdate as dcap-qvl Rust does (docs/attestation.md, "CRLs" row; lib/attest/dcap_verify.c crl_window). One second earlier (window-end-1) both accept. |
  *
  * Other known JS-port differences (reference A.8, README "Intel" column) do not show up as a
  * disagreement on these inputs, so they are not exceptions; this test would flag them if they did:
@@ -35,7 +35,8 @@ const DATA = process.env.DS_ATTEST_TESTDATA || join(sourceDir, '..', 'shared', '
  *   - PERFMON (TD attribute bit 63) allowed by JS: the only such vector (N08) has no matching TCB level in both.
  *   - TCB info v2 (N11): both reject in dcap-qvl mode (our Intel mode accepts; the driver runs dcap-qvl mode).
  *   - TD 1.5 relaunch statuses and Intel's tdxtcbcomponents[0..1] rule (P07/P08): Intel TCB mode only.
- *   - TDX module identity not merged by JS: every vector's module level is UpToDate (or the same as the platform's).
+ *   - TDX module identity not merged by JS: in every accepted vector the module level is UpToDate or absent
+ *     (SGX, or TEE_TCB_SVN[1] = 0; expected.json tcb_model), and ds_sim_gen's module level is UpToDate.
  */
 const EXCEPTIONS = [
 	{

@@ -965,6 +965,88 @@ static void test_tcb_evaluate_sgx(void **state)
 	free(doc);
 }
 
+/* The OpenSSL-free PCK leaf reader agrees with OpenSSL on real leaves and refuses anything else. */
+static void leaf_matches_openssl(const char *rel)
+{
+	size_t n;
+	uint8_t *raw = load(rel, &n);
+	struct dcap_quote q;
+	struct dcap_pck_leaf lf;
+	STACK_OF(X509) *chain;
+	X509 *leaf, *ca;
+	unsigned char *der = NULL, *name = NULL;
+	int dl, nl;
+	uint8_t xy[64];
+	size_t xyl = 0;
+	uint64_t t;
+	const uint8_t *sp;
+	ASN1_INTEGER *serial;
+
+	assert_int_equal(dcap_quote_parse(raw, n, &q, NULL), ERR_OK);
+	chain = pem_certs_parse((const char *)q.cert_data, q.cert_data_len);
+	assert_non_null(chain);
+	leaf = sk_X509_value(chain, 0);
+	ca = sk_X509_value(chain, 1);
+	dl = i2d_X509(leaf, &der);
+	assert_true(dl > 0);
+	assert_int_equal(dcap_pck_leaf_parse(der, (size_t)dl, &lf), ERR_OK);
+	nl = i2d_X509_NAME(X509_get_issuer_name(leaf), &name);
+	assert_int_equal(lf.issuer_len, nl);
+	assert_memory_equal(lf.issuer, name, (size_t)nl);
+	sp = lf.serial_tlv;
+	serial = d2i_ASN1_INTEGER(NULL, &sp, (long)lf.serial_tlv_len);
+	assert_non_null(serial);
+	assert_int_equal(ASN1_INTEGER_cmp(serial, X509_get0_serialNumber(leaf)), 0);
+	assert_true(dcap_asn1_time_unix(X509_get0_notBefore(leaf), &t));
+	assert_int_equal(lf.not_before, t);
+	assert_true(dcap_asn1_time_unix(X509_get0_notAfter(leaf), &t));
+	assert_int_equal(lf.not_after, t);
+	assert_int_equal(ec_pubkey_xy(X509_get0_pubkey(leaf), xy, sizeof(xy), &xyl), ERR_OK);
+	assert_memory_equal(lf.pubkey, xy, 64);
+	/* The signature over the TBS verifies with the CA key, as X509_verify says. */
+	assert_int_equal(X509_verify(leaf, X509_get0_pubkey(ca)), 1);
+	assert_int_equal(ecdsa_verify_p256_sha256(X509_get0_pubkey(ca), lf.sig, lf.tbs, lf.tbs_len), ERR_OK);
+	assert_non_null(lf.sgx_ext);
+	assert_non_null(lf.akid);
+	/* Every truncation, and a byte after the certificate, are refused. */
+	for (size_t cut = 0; cut < (size_t)dl; cut++) {
+		uint8_t *c = malloc(cut ? cut : 1);
+
+		assert_non_null(c);
+		memcpy(c, der, cut);
+		assert_int_equal(dcap_pck_leaf_parse(c, cut, &lf), ERR_ATTEST_CERT_CHAIN);
+		free(c);
+	}
+	{
+		uint8_t *c = malloc((size_t)dl + 1);
+
+		assert_non_null(c);
+		memcpy(c, der, (size_t)dl);
+		c[dl] = 0;
+		assert_int_equal(dcap_pck_leaf_parse(c, (size_t)dl + 1, &lf), ERR_ATTEST_CERT_CHAIN);
+		free(c);
+	}
+	/* A CA certificate is not a PCK leaf. */
+	OPENSSL_free(der);
+	der = NULL;
+	dl = i2d_X509(ca, &der);
+	assert_int_equal(dcap_pck_leaf_parse(der, (size_t)dl, &lf), ERR_ATTEST_CERT_CHAIN);
+	ASN1_INTEGER_free(serial);
+	OPENSSL_free(name);
+	OPENSSL_free(der);
+	sk_X509_pop_free(chain, X509_free);
+	free(raw);
+}
+
+static void test_pck_leaf_reader(void **state)
+{
+	(void)state;
+	leaf_matches_openssl("dcap-qvl/tdx_quote");       /* Platform CA */
+	leaf_matches_openssl("dcap-qvl/sgx_quote");       /* Processor CA */
+	leaf_matches_openssl("go-tdx-guest/quote_v5_sample.dat");
+	leaf_matches_openssl("teekit/sgx-tlsn-quote9.dat");
+}
+
 static void test_names(void **state)
 {
 	(void)state;
@@ -1014,6 +1096,7 @@ int main(void)
 		cmocka_unit_test(test_tcb_info_parse),
 		cmocka_unit_test(test_qe_identity_parse),
 		cmocka_unit_test(test_pck_extension),
+		cmocka_unit_test(test_pck_leaf_reader),
 		cmocka_unit_test(test_collateral_json),
 		cmocka_unit_test(test_pcs_responses),
 		cmocka_unit_test(test_tcb_evaluate_rules),

@@ -323,6 +323,16 @@ static void run_case(const struct vcase *c, enum attest_tcb_mode mode)
 				check_status(c->id, &v2, want_status, want_adv);
 		}
 		dcap_vcoll_free(vc);
+		/* Accepted platforms took the cached path's own leaf reader, never the OpenSSL fallback. */
+		if (want == ERR_OK) {
+			struct dcap_cache_stats st;
+
+			dcap_cache_stats(cache, &st);
+			if (st.leaf_fast != 1 || st.leaf_openssl != 0 || st.hits != 1)
+				fail_msg("%s: leaf_fast %llu leaf_openssl %llu hits %llu", c->id,
+					 (unsigned long long)st.leaf_fast, (unsigned long long)st.leaf_openssl,
+					 (unsigned long long)st.hits);
+		}
 	} else {
 		assert_int_equal(err, want);
 	}
@@ -849,6 +859,66 @@ static void test_byte_flip_sweep_sgx(void **state)
 	free(raw);
 }
 
+/*
+ * The PCK leaf as text: changing any base64 character of the leaf's PEM
+ * block (to another base64 character, so the framing stays valid) must be
+ * rejected on the cached path, which reads first-seen leaves with its own
+ * DER parser, exactly as on the OpenSSL path.
+ */
+static void test_pck_leaf_text_sweep(void **state)
+{
+	struct loaded l;
+	struct attest_policy p;
+	struct attest_verdict v;
+	struct arena a;
+	struct dcap_vcoll *vc = NULL;
+	struct dcap_cache *cache = dcap_cache_new(4);
+	struct dcap_quote q;
+	const char *pem, *end;
+	uint8_t *m;
+	size_t start, stop, tried = 0;
+
+	(void)state;
+	assert_non_null(cache);
+	memset(&p, 0, sizeof(p));
+	arena_init(&a, 1u << 20, 0);
+	load_case("dcap-qvl/tdx_quote", TDXC, &l);
+	assert_int_equal(dcap_vcoll_new(&l.coll, &trust, &vc, NULL), ERR_OK);
+	assert_int_equal(dcap_quote_parse(l.quote, l.quote_len, &q, NULL), ERR_OK);
+	pem = (const char *)q.cert_data;
+	end = strstr(pem, "-----END CERTIFICATE-----");
+	assert_non_null(end);
+	start = (size_t)(pem - (const char *)l.quote) + 28;   /* after "-----BEGIN CERTIFICATE-----\n" */
+	stop = (size_t)(end - (const char *)l.quote);
+	m = malloc(l.quote_len);
+	assert_non_null(m);
+	memcpy(m, l.quote, l.quote_len);
+	assert_int_equal(dcap_verify_quote(vc, m, l.quote_len, &p, T0, cache, &a, &v), ERR_OK);
+	for (size_t off = start; off < stop; off++) {
+		uint8_t c = m[off];
+		err_t err;
+
+		if (c == '\n' || c == '=')
+			continue;
+		m[off] = c == 'A' ? 'B' : 'A';
+		dcap_cache_clear(cache);
+		arena_reset(&a);
+		err = dcap_verify_quote(vc, m, l.quote_len, &p, T0, cache, &a, &v);
+		if (err == ERR_OK || err_group(err) != ERR_ATTEST)
+			fail_msg("leaf PEM byte %zu '%c' -> '%c': %s", off, c, m[off], err_name(err));
+		m[off] = c;
+		tried++;
+	}
+	assert_true(tried > 1500);
+	dcap_cache_clear(cache);
+	assert_int_equal(dcap_verify_quote(vc, m, l.quote_len, &p, T0, cache, &a, &v), ERR_OK);
+	free(m);
+	dcap_cache_free(cache);
+	dcap_vcoll_free(vc);
+	unload(&l);
+	arena_fini(&a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -863,6 +933,7 @@ int main(void)
 		cmocka_unit_test(test_cache_and_chain_sources),
 		cmocka_unit_test(test_byte_flip_sweep_tdx),
 		cmocka_unit_test(test_byte_flip_sweep_sgx),
+		cmocka_unit_test(test_pck_leaf_text_sweep),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
