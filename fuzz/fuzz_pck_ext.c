@@ -69,6 +69,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				EVP_PKEY_free(mine);
 			}
 			check(X509_check_ca(o) == 0);
+			check(!(X509_get_extension_flags(o) & EXFLAG_INVALID));
 			OPENSSL_free(name);
 			ASN1_INTEGER_free(serial);
 			X509_free(o);

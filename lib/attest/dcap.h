@@ -282,9 +282,10 @@ int dcap_pck_ca_type(const X509_NAME *issuer);
  * platforms. Deliberately narrow: exactly one DER Certificate; v3; a
  * positive serial of at most 20 value octets; ecdsa-with-SHA256 in both places;
  * subject with exactly one CN "Intel SGX PCK Certificate"; a P-256 key;
- * extensions each once, the SGX extension present and not critical, no
- * critical extension but keyUsage (must allow digitalSignature) and
- * basicConstraints (must be empty: not a CA); no unique IDs. Anything else
+ * extensions each once and only these: the SGX extension (not critical),
+ * AKID (keyIdentifier only, required), SKID, CRL distribution points,
+ * keyUsage (digitalSignature, not keyCertSign), basicConstraints (empty: not
+ * a CA); names of UTF8String / PrintableString values; no unique IDs. Anything else
  * is ERR_ATTEST_CERT_CHAIN, and the caller then takes the OpenSSL path,
  * which decides. Views point into `der` (borrowed). This checks the shape
  * only; the signature, issuer and validity are the caller's.

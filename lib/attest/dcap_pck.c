@@ -4,6 +4,7 @@
 
 #include <string.h>
 
+#include <openssl/err.h>
 #include <openssl/objects.h>
 #include <openssl/x509v3.h>
 
@@ -315,6 +316,8 @@ static const uint8_t oid_cn[] = { 0x55, 0x04, 0x03 };
 static const uint8_t oid_basic_constraints[] = { 0x55, 0x1d, 0x13 };
 static const uint8_t oid_key_usage[] = { 0x55, 0x1d, 0x0f };
 static const uint8_t oid_akid[] = { 0x55, 0x1d, 0x23 };
+static const uint8_t oid_skid[] = { 0x55, 0x1d, 0x0e };
+static const uint8_t oid_crl_dp[] = { 0x55, 0x1d, 0x1f };
 
 #define TAG_BIT_STRING 0x03
 #define TAG_UTF8 0x0c
@@ -329,6 +332,17 @@ static const uint8_t oid_akid[] = { 0x55, 0x1d, 0x23 };
 static int view_is(const struct buf_reader *v, const uint8_t *want, size_t n)
 {
 	return v->len == n && memcmp(v->p, want, n) == 0;
+}
+
+/* DER OBJECT IDENTIFIER contents: non-empty, every arc minimal, the last one terminated. */
+static int oid_ok(const struct buf_reader *oid)
+{
+	if (oid->len == 0 || (oid->p[oid->len - 1] & 0x80))
+		return 0;
+	for (size_t i = 0; i < oid->len; i++)
+		if (oid->p[i] == 0x80 && (i == 0 || !(oid->p[i - 1] & 0x80)))
+			return 0;   /* an arc starting with 0x80 is not minimal */
+	return 1;
 }
 
 /* The next TLV must be exactly these DER bytes. */
@@ -485,7 +499,7 @@ static err_t name_cn_is(struct buf_reader name, const char *want)
 		if (der_get(&name, TAG_SET, &set) || buf_remaining(&set) == 0)
 			return ERR_ATTEST_CERT_CHAIN;
 		while (buf_remaining(&set)) {
-			if (der_get(&set, TAG_SEQUENCE, &atv) || der_get(&atv, TAG_OID, &oid) || oid.len == 0 ||
+			if (der_get(&set, TAG_SEQUENCE, &atv) || der_get(&atv, TAG_OID, &oid) || !oid_ok(&oid) ||
 			    buf_remaining(&atv) < 2)
 				return ERR_ATTEST_CERT_CHAIN;
 			tag = atv.p[atv.pos];
@@ -514,7 +528,7 @@ static err_t parse_leaf_exts(struct buf_reader *r, struct dcap_pck_leaf *o)
 		struct buf_reader ext, oid, val, crit;
 		int critical = 0;
 
-		if (der_get(&exts, TAG_SEQUENCE, &ext) || der_get(&ext, TAG_OID, &oid) || oid.len == 0)
+		if (der_get(&exts, TAG_SEQUENCE, &ext) || der_get(&ext, TAG_OID, &oid) || !oid_ok(&oid))
 			return ERR_ATTEST_CERT_CHAIN;
 		if (buf_remaining(&ext) && ext.p[ext.pos] == TAG_BOOLEAN) {
 			/* DER: critical is present only when TRUE (0xff). */
@@ -565,8 +579,24 @@ static err_t parse_leaf_exts(struct buf_reader *r, struct dcap_pck_leaf *o)
 				return ERR_ATTEST_CERT_CHAIN;
 			o->sgx_ext = val.p;
 			o->sgx_ext_len = val.len;
-		} else if (critical) {
-			return ERR_ATTEST_CERT_CHAIN;   /* a critical extension we do not understand */
+		} else if (view_is(&oid, oid_skid, sizeof(oid_skid))) {
+			struct buf_reader kid;
+
+			if (critical || der_get(&val, TAG_OCTET_STRING, &kid) || kid.len == 0 || buf_expect_end(&val))
+				return ERR_ATTEST_CERT_CHAIN;
+		} else if (view_is(&oid, oid_crl_dp, sizeof(oid_crl_dp))) {
+			/* Informational here, but it must parse as OpenSSL parses it (an invalid one fails its chain check). */
+			const uint8_t *q = val.p;
+			CRL_DIST_POINTS *dp = d2i_CRL_DIST_POINTS(NULL, &q, (long)val.len);
+			int ok = dp && q == val.p + val.len;
+
+			CRL_DIST_POINTS_free(dp);
+			ERR_clear_error();
+			if (critical || !ok)
+				return ERR_ATTEST_CERT_CHAIN;
+		} else {
+			/* Anything else is for the OpenSSL path, which knows every extension it accepts. */
+			return ERR_ATTEST_CERT_CHAIN;
 		}
 	}
 	/* X509_STRICT wants an AKID on every certificate that is not self-signed. */

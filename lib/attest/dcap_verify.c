@@ -793,7 +793,8 @@ out:
  * Steps 5 and 8-10 of the reference (PCK chain, QE report signature, QE
  * report data, QE identity): everything a platform's certification data
  * proves, independent of the quote signature. Fills *pl (att_key is the
- * caller's on success).
+ * caller's on success). With allow_fast (the cached path) the PCK leaf is
+ * first tried through pck_leaf_fast; *used_fast says whether that worked.
  */
 static err_t verify_platform(const struct dcap_vcoll *vc, const struct dcap_quote *q, enum attest_tcb_mode mode,
 			     int allow_fast, int *used_fast, struct dcap_platform *pl, const char **detail)
