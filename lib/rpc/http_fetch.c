@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Plain HTTP(S) GET on the loop through curl_loop: capped body and headers, selected headers kept. */
+/* Plain HTTP(S) GET and POST on the loop through curl_loop: capped body and headers, selected headers kept. */
 #include "http_fetch.h"
 
 #include <curl/curl.h>
@@ -20,6 +20,7 @@ struct http_fetch {
 	struct http_fetcher *f;
 	struct http_fetch *prev, *next;    /* f->pending */
 	CURL *easy;
+	struct curl_slist *req_headers;    /* POST only */
 	struct curl_loop_xfer xfer;
 	char *url;                         /* owned */
 	http_fetch_cb cb;
@@ -232,6 +233,7 @@ static void fetch_free(struct http_fetch *h)
 		curl_loop_remove(h->f->loop, &h->xfer);
 	if (h->easy)
 		curl_easy_cleanup(h->easy);
+	curl_slist_free_all(h->req_headers);
 	free(h->url);
 	buf_writer_free(&h->body);
 	http_response_free(&h->res);
@@ -357,8 +359,48 @@ void http_fetch_cancel(struct http_fetch *h)
 	fetcher_leave(f);
 }
 
-err_t http_fetch_start(struct http_fetcher *f, const char *url, const struct http_fetch_opts *o, http_fetch_cb cb,
-		       void *arg, struct http_fetch **handle)
+/* A request body to POST; NULL for GET. */
+struct post_body {
+	const char *content_type;
+	const void *body;
+	size_t len;
+};
+
+static int content_type_valid(const char *ct)
+{
+	size_t n = strlen(ct);
+
+	if (n == 0 || n > 256)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)ct[i] < 0x20 || (unsigned char)ct[i] >= 0x7f)
+			return 0;
+	return 1;
+}
+
+/* Headers for a POST: its content type, and no "Expect: 100-continue" round trip. */
+static int post_setup(struct http_fetch *h, const struct post_body *pb)
+{
+	char line[300];
+	struct curl_slist *l;
+	int n = snprintf(line, sizeof(line), "Content-Type: %s", pb->content_type);
+
+	if (n < 0 || (size_t)n >= sizeof(line))
+		return 0;
+	if (!(l = curl_slist_append(h->req_headers, line)))
+		return 0;
+	h->req_headers = l;
+	if (!(l = curl_slist_append(h->req_headers, "Expect:")))
+		return 0;
+	h->req_headers = l;
+	/* The size must be set before COPYPOSTFIELDS, which then copies exactly that many bytes. */
+	return curl_easy_setopt(h->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)pb->len) == CURLE_OK &&
+	       curl_easy_setopt(h->easy, CURLOPT_COPYPOSTFIELDS, pb->len ? pb->body : "") == CURLE_OK &&
+	       curl_easy_setopt(h->easy, CURLOPT_HTTPHEADER, h->req_headers) == CURLE_OK;
+}
+
+static err_t fetch_start(struct http_fetcher *f, const char *url, const struct http_fetch_opts *o,
+			 const struct post_body *pb, http_fetch_cb cb, void *arg, struct http_fetch **handle)
 {
 	static const struct http_fetch_opts defaults;
 	struct http_fetch *h = NULL;
@@ -373,6 +415,9 @@ err_t http_fetch_start(struct http_fetcher *f, const char *url, const struct htt
 	if (f->closing)
 		return ERR_SHUTTING_DOWN;
 	if (!url_valid(url))
+		return ERR_INVALID_ARG;
+	if (pb && (!pb->content_type || !content_type_valid(pb->content_type) || (pb->len && !pb->body) ||
+		   pb->len > HTTP_POST_MAX_BODY))
 		return ERR_INVALID_ARG;
 	if (!o)
 		o = &defaults;
@@ -402,7 +447,7 @@ err_t http_fetch_start(struct http_fetcher *f, const char *url, const struct htt
 	connect_timeout = o->connect_timeout_ms ? o->connect_timeout_ms : DEFAULT_CONNECT_TIMEOUT_MS;
 	ok = curl_easy_setopt(h->easy, CURLOPT_URL, h->url) == CURLE_OK &&
 	     curl_easy_setopt(h->easy, CURLOPT_NOSIGNAL, 1L) == CURLE_OK &&
-	     curl_easy_setopt(h->easy, CURLOPT_HTTPGET, 1L) == CURLE_OK &&
+	     (pb || curl_easy_setopt(h->easy, CURLOPT_HTTPGET, 1L) == CURLE_OK) &&
 	     curl_easy_setopt(h->easy, CURLOPT_PROTOCOLS_STR, "http,https") == CURLE_OK &&
 	     curl_easy_setopt(h->easy, CURLOPT_PROXY, o->proxy ? o->proxy : "") == CURLE_OK &&
 	     curl_easy_setopt(h->easy, CURLOPT_USERAGENT, o->user_agent ? o->user_agent : "dstack-c") == CURLE_OK &&
@@ -418,7 +463,9 @@ err_t http_fetch_start(struct http_fetcher *f, const char *url, const struct htt
 	     curl_easy_setopt(h->easy, CURLOPT_SSL_VERIFYHOST, 2L) == CURLE_OK;
 	if (ok && o->ca_file)
 		ok = curl_easy_setopt(h->easy, CURLOPT_CAINFO, o->ca_file) == CURLE_OK;
-	if (ok && o->max_redirects)
+	if (ok && pb)
+		ok = post_setup(h, pb);
+	if (ok && o->max_redirects && !pb)
 		ok = curl_easy_setopt(h->easy, CURLOPT_FOLLOWLOCATION, 1L) == CURLE_OK &&
 		     curl_easy_setopt(h->easy, CURLOPT_MAXREDIRS, (long)o->max_redirects) == CURLE_OK &&
 		     /* Never downgrade: an https fetch only follows https redirects. */
@@ -447,6 +494,23 @@ out:
 	return e;
 }
 
+err_t http_fetch_start(struct http_fetcher *f, const char *url, const struct http_fetch_opts *o, http_fetch_cb cb,
+		       void *arg, struct http_fetch **handle)
+{
+	return fetch_start(f, url, o, NULL, cb, arg, handle);
+}
+
+err_t http_post_start(struct http_fetcher *f, const char *url, const struct http_fetch_opts *o,
+		      const char *content_type, const void *body, size_t len, http_fetch_cb cb, void *arg,
+		      struct http_fetch **handle)
+{
+	struct post_body pb = { .content_type = content_type, .body = body, .len = len };
+
+	if (handle)
+		*handle = NULL;
+	return fetch_start(f, url, o, &pb, cb, arg, handle);
+}
+
 /* ---- blocking form ---- */
 
 struct sync_wait {
@@ -468,7 +532,8 @@ static void on_sync_done(void *arg, struct http_response *res)
 	w->done = 1;
 }
 
-err_t http_get_sync(const char *url, const struct http_fetch_opts *o, struct http_response *res)
+static err_t fetch_sync(const char *url, const struct http_fetch_opts *o, const struct post_body *pb,
+			struct http_response *res)
 {
 	struct event_base *base = NULL;
 	struct http_fetcher *f = NULL;
@@ -486,7 +551,7 @@ err_t http_get_sync(const char *url, const struct http_fetch_opts *o, struct htt
 		e = ERR_NOMEM;
 		goto fail;
 	}
-	e = http_fetch_start(f, url, o, on_sync_done, &w, NULL);
+	e = fetch_start(f, url, o, pb, on_sync_done, &w, NULL);
 	if (e != ERR_OK)
 		goto fail;
 	while (!w.done)
@@ -502,4 +567,17 @@ fail:
 	res->err = e;
 	res->detail = err_str(e);
 	return e;
+}
+
+err_t http_get_sync(const char *url, const struct http_fetch_opts *o, struct http_response *res)
+{
+	return fetch_sync(url, o, NULL, res);
+}
+
+err_t http_post_sync(const char *url, const struct http_fetch_opts *o, const char *content_type, const void *body,
+		     size_t len, struct http_response *res)
+{
+	struct post_body pb = { .content_type = content_type, .body = body, .len = len };
+
+	return fetch_sync(url, o, &pb, res);
 }

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Plain HTTP(S) GET over libcurl on a libevent loop, with hard caps on body and header bytes; blocking form for CLIs. */
+/* Plain HTTP(S) GET (and POST of a small body, for JSON-RPC) over libcurl on a libevent loop, with hard caps on body and header bytes; blocking form for CLIs. */
 #ifndef DS_HTTP_FETCH_H
 #define DS_HTTP_FETCH_H
 
@@ -93,6 +93,18 @@ void http_fetcher_free(struct http_fetcher *f);
 err_t http_fetch_start(struct http_fetcher *f, const char *url, const struct http_fetch_opts *o, http_fetch_cb cb,
 		       void *arg, struct http_fetch **handle) MUST_CHECK;
 
+/*
+ * Start POST `url` with `body` (len bytes, copied; at most HTTP_POST_MAX_BODY)
+ * sent as `content_type` (e.g. "application/json"; no CR/LF; copied). Same
+ * contract as http_fetch_start otherwise: callback once from the loop, an
+ * error return only when nothing was started. Redirects are never followed
+ * for a POST, whatever o->max_redirects says.
+ */
+#define HTTP_POST_MAX_BODY ((size_t)16 << 20)
+err_t http_post_start(struct http_fetcher *f, const char *url, const struct http_fetch_opts *o,
+		      const char *content_type, const void *body, size_t len, http_fetch_cb cb, void *arg,
+		      struct http_fetch **handle) MUST_CHECK;
+
 /* Cancel a pending fetch: its callback runs now, synchronously, with ERR_CANCELLED. */
 void http_fetch_cancel(struct http_fetch *h);
 
@@ -101,5 +113,8 @@ void http_fetch_cancel(struct http_fetch *h);
  * (free it with http_response_free) and its err returned.
  */
 err_t http_get_sync(const char *url, const struct http_fetch_opts *o, struct http_response *res) MUST_CHECK;
+/* Blocking POST, as http_post_start on a private loop. */
+err_t http_post_sync(const char *url, const struct http_fetch_opts *o, const char *content_type, const void *body,
+		     size_t len, struct http_response *res) MUST_CHECK;
 
 #endif
