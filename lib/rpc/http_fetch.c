@@ -506,8 +506,6 @@ err_t http_post_start(struct http_fetcher *f, const char *url, const struct http
 {
 	struct post_body pb = { .content_type = content_type, .body = body, .len = len };
 
-	if (handle)
-		*handle = NULL;
 	return fetch_start(f, url, o, &pb, cb, arg, handle);
 }
 

@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/un.h>
 
 #include "buf.h"
@@ -15,7 +14,7 @@
 #include "log.h"
 #include "pbcodec.h"
 #include "pbjson.h"
-#include "rpc_wire.pb-c.h"
+#include "rpc_client_parse.h"
 
 #define DEFAULT_TIMEOUT_MS 30000u
 #define DEFAULT_CONNECT_TIMEOUT_MS 5000u
@@ -28,11 +27,8 @@
 #define ERROR_BODY_MAX ((size_t)64 << 10)
 #define SCRATCH_BUDGET (ERROR_BODY_MAX * 4 + ((size_t)64 << 10))
 #define GRPC_MESSAGE_MAX 4096u
-#define GRPC_PREFIX 5u
+#define GRPC_PREFIX RPC_RESP_GRPC_PREFIX
 #define ARENA_CHUNK 8192u
-
-#define GRPC_STATUS_NONE (-1)
-#define GRPC_STATUS_BAD (-2)
 
 enum call_state { CALL_RUNNING, CALL_BACKOFF };
 
@@ -58,14 +54,10 @@ struct rpc_call {
 	int idempotent;
 
 	/* Per-attempt response state, filled by the header and body callbacks. */
-	long status;                       /* from the last status line */
+	struct rpc_resp_head head;         /* status line, grpc-status/-message, content-type/-encoding */
 	struct buf_writer body;
 	size_t body_cap;                   /* success body limit */
 	int too_large, nomem, err_truncated;
-	int grpc_status;                   /* GRPC_STATUS_NONE / _BAD, or the parsed value */
-	struct buf_writer grpc_msg;        /* percent-decoded grpc-message, capped */
-	char ctype[96];
-	int encoded;                       /* a content-encoding other than identity */
 	char errbuf[CURL_ERROR_SIZE];
 
 	/* The outcome; msg/msg_len is borrowed from per-attempt state until call_finish copies it. */
@@ -143,22 +135,6 @@ static uint64_t rng_next(struct rpc_client *c)
 	return x * 0x2545F4914F6CDD1Dull;
 }
 
-static int is_ascii_space(char ch)
-{
-	return ch == ' ' || ch == '\t';
-}
-
-static int hex_val(char ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
 /* Paths go into the request line: visible ASCII only, so nothing can split or extend it. */
 static int path_valid(const char *p)
 {
@@ -170,49 +146,23 @@ static int path_valid(const char *p)
 	return 1;
 }
 
-/*
- * A failure we detected ourselves, as the status a gRPC client reports for
- * it. rpc_code_from_err is the server's mapping and blames the request for
- * PROTO errors; here the peer's response is at fault, which gRPC clients
- * report as INTERNAL (RESOURCE_EXHAUSTED for a response over our limit).
- */
-static enum rpc_code local_code(err_t e)
+/* The outcome of a decode, as the call's result; the message stays borrowed until call_finish copies it. */
+static void set_outcome(struct rpc_call *call, const struct rpc_resp_outcome *o)
 {
-	if (e == ERR_PROTO_TOO_LARGE)
-		return RPC_RESOURCE_EXHAUSTED;
-	if (err_group(e) == ERR_PROTO)
-		return RPC_INTERNAL;
-	return rpc_code_from_err(e);
+	call->res.err = o->err;
+	call->res.code = o->code;
+	call->res.resp = o->resp;
+	call->msg = o->msg;
+	call->msg_len = o->msg_len;
 }
 
 /* Record a locally detected failure; `msg` must be static or live until call_finish. */
 static void set_local(struct rpc_call *call, err_t e, const char *msg)
 {
-	call->res.err = e;
-	call->res.code = local_code(e);
-	call->res.resp = NULL;
-	call->msg = msg ? msg : err_str(e);
-	call->msg_len = strlen(call->msg);
-}
+	struct rpc_resp_outcome o;
 
-/* A status the server sent; `msg` (not NUL-terminated, may be NULL) must live until call_finish. */
-static void set_remote(struct rpc_call *call, enum rpc_code code, const char *msg, size_t len)
-{
-	if (code == RPC_OK || (unsigned)code >= RPC_CODE_COUNT)
-		code = RPC_UNKNOWN;
-	call->res.err = rpc_err_from_code(code);
-	call->res.code = code;
-	call->res.resp = NULL;
-	call->msg = msg;
-	call->msg_len = msg ? len : 0;
-}
-
-/* "HTTP status 503" in the scratch arena, for statuses that came without a usable message. */
-static void set_http_status(struct rpc_call *call, long status)
-{
-	const char *m = arena_printf(&call->scratch, "HTTP status %ld", status);
-
-	set_remote(call, rpc_code_from_http_status((int)status), m, m ? strlen(m) : 0);
+	rpc_resp_set_local(&o, e, msg);
+	set_outcome(call, &o);
 }
 
 static CURLcode on_ssl_ctx(CURL *e, void *ssl_ctx, void *arg)
@@ -223,49 +173,7 @@ static CURLcode on_ssl_ctx(CURL *e, void *ssl_ctx, void *arg)
 	return tls_client_ctx_apply(ssl_ctx, o) == ERR_OK ? CURLE_OK : CURLE_SSL_CONNECT_ERROR;
 }
 
-/* ---- response parsing (callbacks) ---- */
-
-static void percent_decode(struct buf_writer *w, const char *s, size_t n)
-{
-	/* gRPC: an invalid escape is kept as is rather than dropping the message. */
-	for (size_t i = 0; i < n; i++) {
-		int hi, lo;
-		if (s[i] == '%' && n - i >= 3 && (hi = hex_val(s[i + 1])) >= 0 && (lo = hex_val(s[i + 2])) >= 0) {
-			buf_put_u8(w, (uint8_t)(hi << 4 | lo));
-			i += 2;
-		} else {
-			buf_put_u8(w, (uint8_t)s[i]);
-		}
-	}
-}
-
-static int grpc_status_parse(const char *v, size_t n)
-{
-	unsigned x = 0;
-
-	if (n == 0 || n > 3)
-		return GRPC_STATUS_BAD;
-	for (size_t i = 0; i < n; i++) {
-		if (v[i] < '0' || v[i] > '9')
-			return GRPC_STATUS_BAD;
-		x = x * 10 + (unsigned)(v[i] - '0');
-	}
-	return (int)x;
-}
-
-static int name_is(const char *name, size_t n, const char *want)
-{
-	return strlen(want) == n && strncasecmp(name, want, n) == 0;
-}
-
-/* A new response head (after a 1xx, or on a retry) starts from nothing. */
-static void response_head_reset(struct rpc_call *call)
-{
-	call->grpc_status = GRPC_STATUS_NONE;
-	buf_writer_clear(&call->grpc_msg);
-	call->ctype[0] = 0;
-	call->encoded = 0;
-}
+/* ---- response parsing (callbacks; the parsing itself is in rpc_client_parse.c) ---- */
 
 /*
  * CURLOPT_HEADERFUNCTION: one line at a time, for the response head and,
@@ -276,49 +184,9 @@ static void response_head_reset(struct rpc_call *call)
 static size_t on_header(char *p, size_t size, size_t nitems, void *arg)
 {
 	struct rpc_call *call = arg;
-	size_t total = size * nitems, n = total, colon;
-	const char *v;
-	size_t vn;
+	size_t total = size * nitems;
 
-	while (n && (p[n - 1] == '\r' || p[n - 1] == '\n'))
-		n--;
-	if (n >= 5 && memcmp(p, "HTTP/", 5) == 0) {
-		/* "HTTP/1.1 200 OK" or "HTTP/2 200": three digits after the first space. */
-		const char *sp = memchr(p, ' ', n);
-		long st = 0;
-		response_head_reset(call);
-		if (sp && (size_t)(p + n - sp) >= 4) {
-			for (int i = 1; i <= 3; i++)
-				st = (sp[i] >= '0' && sp[i] <= '9') ? st * 10 + (sp[i] - '0') : -1000;
-		}
-		call->status = st > 0 ? st : 0;
-		return total;
-	}
-	for (colon = 0; colon < n && p[colon] != ':'; colon++)
-		;
-	if (colon == n)
-		return total;
-	v = p + colon + 1;
-	vn = n - colon - 1;
-	while (vn && is_ascii_space(*v)) {
-		v++;
-		vn--;
-	}
-	while (vn && is_ascii_space(v[vn - 1]))
-		vn--;
-
-	if (name_is(p, colon, "grpc-status")) {
-		call->grpc_status = grpc_status_parse(v, vn);
-	} else if (name_is(p, colon, "grpc-message")) {
-		buf_writer_clear(&call->grpc_msg);
-		percent_decode(&call->grpc_msg, v, vn);
-	} else if (name_is(p, colon, "content-type")) {
-		size_t k = MIN(vn, sizeof(call->ctype) - 1);
-		memcpy(call->ctype, v, k);
-		call->ctype[k] = 0;
-	} else if (name_is(p, colon, "content-encoding")) {
-		call->encoded = !(vn == 8 && strncasecmp(v, "identity", 8) == 0);
-	}
+	rpc_resp_header_line(&call->head, p, total);
 	return total;
 }
 
@@ -328,7 +196,7 @@ static size_t on_body(char *p, size_t size, size_t nitems, void *arg)
 	struct rpc_call *call = arg;
 	size_t n = size * nitems;
 
-	if (call->c->wire != RPC_WIRE_GRPC && call->status != 200) {
+	if (call->c->wire != RPC_WIRE_GRPC && call->head.status != 200) {
 		/* Keep the start of an error body and drain the rest, so the connection stays reusable. */
 		size_t room = ERROR_BODY_MAX - MIN(call->body.len, ERROR_BODY_MAX);
 		if (n > room)
@@ -351,9 +219,7 @@ static size_t on_body(char *p, size_t size, size_t nitems, void *arg)
 	}
 	if (call->c->wire == RPC_WIRE_GRPC && call->body.len >= GRPC_PREFIX && call->body.len - n < GRPC_PREFIX) {
 		/* The length prefix just completed: refuse an oversized message before receiving it. */
-		const uint8_t *b = call->body.p;
-		uint32_t len = (uint32_t)b[1] << 24 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 8 | b[4];
-		if (len > call->c->max_response) {
+		if (rpc_grpc_prefix_len(call->body.p) > call->c->max_response) {
 			call->too_large = 1;
 			return 0;
 		}
@@ -407,142 +273,19 @@ static err_t err_from_curl(const struct rpc_call *call, CURLcode rc)
 	}
 }
 
-/* "application/json; charset=utf-8" matches "application/json". */
-static int media_type_is(const char *ctype, const char *want)
-{
-	size_t n = strlen(want);
-
-	if (strncasecmp(ctype, want, n) != 0)
-		return 0;
-	return ctype[n] == 0 || ctype[n] == ';' || is_ascii_space(ctype[n]);
-}
-
-static void decode_grpc(struct rpc_call *call)
+static void decode_response(struct rpc_call *call)
 {
 	struct rpc_client *c = call->c;
-	struct buf_reader r;
-	uint8_t flag;
-	uint32_t len;
-	const uint8_t *msg;
-	ProtobufCMessage *m = NULL;
-	err_t e;
+	struct rpc_resp_outcome o;
 
-	/* A status in the head or trailers wins; without one, a non-200 is mapped like gRPC clients do. */
-	if (call->grpc_status == GRPC_STATUS_BAD) {
-		set_local(call, ERR_PROTO_HEADER, "malformed grpc-status");
-		return;
-	}
-	if (call->status != 200 && call->grpc_status <= 0) {
-		set_http_status(call, call->status);
-		return;
-	}
-	if (call->grpc_status == GRPC_STATUS_NONE) {
-		/* gRPC's spec: a response without grpc-status is INTERNAL. */
-		set_local(call, ERR_PROTO_HTTP, "response without grpc-status");
-		return;
-	}
-	if (call->grpc_status != 0) {
-		set_remote(call, (enum rpc_code)(call->grpc_status < RPC_CODE_COUNT ? call->grpc_status : RPC_UNKNOWN),
-			   (const char *)call->grpc_msg.p, call->grpc_msg.len);
-		return;
-	}
-	if (strncasecmp(call->ctype, "application/grpc", 16) != 0 ||
-	    (call->ctype[16] != 0 && call->ctype[16] != '+' && call->ctype[16] != ';')) {
-		set_local(call, ERR_PROTO_CONTENT_TYPE, "response content-type is not application/grpc");
-		return;
-	}
-	/* A unary response is exactly one uncompressed length-prefixed message. */
-	buf_reader_init(&r, call->body.p, call->body.len);
-	if (buf_get_u8(&r, &flag) != ERR_OK || buf_get_u32be(&r, &len) != ERR_OK) {
-		set_local(call, ERR_PROTO_MALFORMED, "no response message");
-		return;
-	}
-	if (flag == 1) {
-		set_local(call, ERR_PROTO_COMPRESSED, "compressed response message");
-		return;
-	}
-	if (flag != 0) {
-		set_local(call, ERR_PROTO_MALFORMED, "bad message flag");
-		return;
-	}
-	e = buf_get_view_max(&r, len, c->max_response, &msg);
-	if (e == ERR_PROTO_TOO_LARGE) {
-		set_local(call, e, NULL);
-		return;
-	}
-	if (e != ERR_OK || buf_expect_end(&r) != ERR_OK) {
-		set_local(call, ERR_PROTO_MALFORMED, "bad response framing");
-		return;
-	}
-	e = pb_decode(call->resp_desc, msg, len, c->max_response, call->a, &m);
-	if (e != ERR_OK) {
-		set_local(call, e, NULL);
-		return;
-	}
-	call->res.err = ERR_OK;
-	call->res.code = RPC_OK;
-	call->res.resp = m;
-}
-
-static void decode_connect_error(struct rpc_call *call)
-{
-	const struct pbjson_opts jo = { .flavour = PBJSON_PROTO3, .ignore_unknown = 1 };
-	ProtobufCMessage *m = NULL;
-	const Dstack__Rpc__V1__ConnectError *ce;
-	int code;
-
-	if (call->err_truncated || call->body.len == 0 ||
-	    pbjson_decode(&dstack__rpc__v1__connect_error__descriptor, (const char *)call->body.p, call->body.len,
-			  &jo, &call->scratch, &m, NULL) != ERR_OK) {
-		set_http_status(call, call->status);
-		return;
-	}
-	ce = (const Dstack__Rpc__V1__ConnectError *)m;
-	/* Connect clients fall back to the HTTP status for a missing or unknown code (and "ok" is no error). */
-	code = ce->code ? rpc_code_from_connect_name(ce->code, strlen(ce->code)) : -1;
-	if (code <= 0) {
-		set_http_status(call, call->status);
-		if (ce->message && ce->message[0]) {
-			call->msg = ce->message;
-			call->msg_len = strlen(ce->message);
-		}
-		return;
-	}
-	set_remote(call, (enum rpc_code)code, ce->message, ce->message ? strlen(ce->message) : 0);
-}
-
-static void decode_connect(struct rpc_call *call)
-{
-	struct rpc_client *c = call->c;
-	int json = c->wire == RPC_WIRE_CONNECT_JSON;
-	ProtobufCMessage *m = NULL;
-	err_t e;
-
-	if (call->status != 200) {
-		decode_connect_error(call);
-		return;
-	}
-	if (!media_type_is(call->ctype, json ? "application/json" : "application/proto")) {
-		set_local(call, ERR_PROTO_CONTENT_TYPE, "unexpected response content-type");
-		return;
-	}
-	if (call->encoded) {
-		set_local(call, ERR_PROTO_COMPRESSED, "compressed response");
-		return;
-	}
-	if (json) {
-		const struct pbjson_opts jo = { .flavour = PBJSON_PROTO3, .ignore_unknown = 1 };
-		e = pbjson_decode(call->resp_desc, (const char *)call->body.p, call->body.len, &jo, call->a, &m, NULL);
-	} else {
-		e = pb_decode(call->resp_desc, call->body.p, call->body.len, c->max_response, call->a, &m);
-	}
-	if (e != ERR_OK) {
-		set_local(call, e, NULL);
-		return;
-	}
-	call->res.err = ERR_OK;
-	call->res.code = RPC_OK;
-	call->res.resp = m;
+	if (c->wire == RPC_WIRE_GRPC)
+		rpc_resp_decode_grpc(&call->head, call->body.p, call->body.len, call->resp_desc, c->max_response,
+				     call->a, &call->scratch, &o);
+	else
+		rpc_resp_decode_connect(&call->head, c->wire == RPC_WIRE_CONNECT_JSON, call->body.p, call->body.len,
+					call->err_truncated, call->resp_desc, c->max_response, call->a,
+					&call->scratch, &o);
+	set_outcome(call, &o);
 }
 
 static void attempt_outcome(struct rpc_call *call, CURLcode rc)
@@ -560,11 +303,8 @@ static void attempt_outcome(struct rpc_call *call, CURLcode rc)
 		return;
 	}
 	if (curl_easy_getinfo(call->easy, CURLINFO_RESPONSE_CODE, &st) == CURLE_OK && st > 0)
-		call->status = st;
-	if (call->c->wire == RPC_WIRE_GRPC)
-		decode_grpc(call);
-	else
-		decode_connect(call);
+		call->head.status = st;
+	decode_response(call);
 }
 
 /* ---- call lifecycle ---- */
@@ -595,7 +335,7 @@ static void call_free(struct rpc_call *call)
 	free(call->url);
 	buf_writer_free(&call->req);
 	buf_writer_free(&call->body);
-	buf_writer_free(&call->grpc_msg);
+	buf_writer_free(&call->head.grpc_msg);
 	arena_fini(&call->scratch);
 	arena_fini(&call->own);
 	free(call);
@@ -679,9 +419,9 @@ static err_t attempt_start(struct rpc_call *call)
 	remaining = (uint32_t)(call->deadline - now);
 
 	buf_writer_clear(&call->body);
-	call->status = 0;
+	call->head.status = 0;
 	call->too_large = call->nomem = call->err_truncated = 0;
-	response_head_reset(call);
+	rpc_resp_head_reset(&call->head);
 	arena_reset(&call->scratch);
 	memset(&call->res, 0, sizeof(call->res));
 	call->msg = NULL;
@@ -852,7 +592,7 @@ static err_t call_start(struct rpc_client *c, const char *path, const ProtobufCM
 	call->cb = cb;
 	call->arg = arg;
 	call->idempotent = co ? co->idempotent : 0;
-	call->grpc_status = GRPC_STATUS_NONE;
+	call->head.grpc_status = RPC_RESP_GRPC_STATUS_NONE;
 	arena_init(&call->own, c->arena_budget, ARENA_CHUNK);
 	arena_init(&call->scratch, SCRATCH_BUDGET, ARENA_CHUNK);
 	call->a = a ? a : &call->own;
@@ -860,7 +600,7 @@ static err_t call_start(struct rpc_client *c, const char *path, const ProtobufCM
 	/* Room for a success body (+ the gRPC prefix) and for the start of an error body. */
 	call->body_cap = c->max_response + (c->wire == RPC_WIRE_GRPC ? GRPC_PREFIX : 0);
 	buf_writer_init(&call->body, MAX(call->body_cap, ERROR_BODY_MAX));
-	buf_writer_init(&call->grpc_msg, GRPC_MESSAGE_MAX);
+	buf_writer_init(&call->head.grpc_msg, GRPC_MESSAGE_MAX);
 	evtimer_assign(&call->timer, c->base, on_retry, call);
 
 	buf_writer_init(&url, strlen(c->url_prefix) + strlen(path) + 1);
@@ -1155,7 +895,7 @@ fail:
 	if (base)
 		event_base_free(base);
 	res->err = e;
-	res->code = local_code(e);
+	res->code = rpc_resp_local_code(e);
 	res->message = err_str(e);
 	return e;
 }
