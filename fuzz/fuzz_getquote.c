@@ -29,6 +29,11 @@ static void check(int ok)
 		abort();
 }
 
+static int same_bytes(const void *a, size_t an, const void *b, size_t bn)
+{
+	return an == bn && (an == 0 || memcmp(a, b, an) == 0);
+}
+
 static void put_hex_member(struct buf_writer *w, const char *key, const uint8_t *p, size_t n)
 {
 	char *dst;
@@ -94,17 +99,13 @@ static void roundtrip(const struct attest_getquote *g)
 	/* Re-escaping may grow a near-limit document past the text cap; nothing else may fail. */
 	check(rc == ERR_OK || (w.len > ATTEST_GETQUOTE_MAX_TEXT && rc == ERR_PROTO_TOO_LARGE));
 	if (rc == ERR_OK) {
-		check(again.quote_len == g->quote_len && !memcmp(again.quote, g->quote, g->quote_len));
-		check(again.attestation_len == g->attestation_len &&
-		      !memcmp(again.attestation, g->attestation, g->attestation_len));
-		check(again.report_data_len == g->report_data_len &&
-		      !memcmp(again.report_data, g->report_data, g->report_data_len));
-		check(again.event_log_len == g->event_log_len && (!g->event_log || again.event_log) &&
-		      !memcmp(again.event_log ? again.event_log : "", g->event_log ? g->event_log : "",
-			      g->event_log_len));
-		check(again.vm_config_len == g->vm_config_len && (!g->vm_config || again.vm_config) &&
-		      !memcmp(again.vm_config ? again.vm_config : "", g->vm_config ? g->vm_config : "",
-			      g->vm_config_len));
+		check(same_bytes(again.quote, again.quote_len, g->quote, g->quote_len));
+		check(same_bytes(again.attestation, again.attestation_len, g->attestation, g->attestation_len));
+		check(same_bytes(again.report_data, again.report_data_len, g->report_data, g->report_data_len));
+		check(!g->event_log == !again.event_log &&
+		      same_bytes(again.event_log, again.event_log_len, g->event_log, g->event_log_len));
+		check(!g->vm_config == !again.vm_config &&
+		      same_bytes(again.vm_config, again.vm_config_len, g->vm_config, g->vm_config_len));
 		check(again.has_vm_os_image_hash == g->has_vm_os_image_hash &&
 		      !memcmp(again.vm_os_image_hash, g->vm_os_image_hash, 32));
 		check(!g->hash_algorithm || (again.hash_algorithm && !strcmp(again.hash_algorithm, g->hash_algorithm)));

@@ -96,7 +96,7 @@ struct attest_coll_blob {
  * Make a blob from an upstream response: checks that `body` is the artefact
  * `k` names (JSON shape, FMSPC and id for Intel JSON, a CRL for CRL kinds,
  * certificates for AMD) and that the issuer chain, when the kind has one,
- * is PEM certificates. Copies everything. *detail names what is wrong
+ * is PEM certificates (ASCII text). Copies everything. *detail names what is wrong
  * (static text). Errors: ERR_PROTO_MALFORMED, ERR_PROTO_JSON,
  * ERR_ATTEST_TCB_INFO_FORMAT, ERR_ATTEST_QE_IDENTITY_FORMAT,
  * ERR_ATTEST_CRL_INVALID, ERR_ATTEST_CERT_CHAIN, ERR_NOMEM.

@@ -147,7 +147,8 @@ err_t attest_coll_key_parse(const char *s, size_t len, struct attest_coll_key *k
 	{
 		const char *s2 = memchr(rest, '/', rest_len);
 		size_t plen = s2 ? (size_t)(s2 - rest) : rest_len;
-		if (plen == 0 || plen >= sizeof(k->product))
+		/* A NUL would end the name early for product_valid and leave bytes after it in the key. */
+		if (plen == 0 || plen >= sizeof(k->product) || memchr(rest, 0, plen) != NULL)
 			return ERR_PROTO_MALFORMED;
 		memcpy(k->product, rest, plen);
 		if (!product_valid(k->product))
@@ -411,6 +412,22 @@ out:
 	return e;
 }
 
+/*
+ * PEM is ASCII. Refusing anything else keeps a chain byte-exact through the
+ * JSON it is written into (cache files, dcap-qvl JSON), where other bytes
+ * would not survive (invalid UTF-8 becomes U+FFFD), and keeps NULs out of
+ * a text that is also used as a C string.
+ */
+static int is_pem_text(const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)p[i];
+		if (!(ch == '\t' || ch == '\n' || ch == '\r' || (ch >= 0x20 && ch < 0x7f)))
+			return 0;
+	}
+	return 1;
+}
+
 static size_t count_pem_blocks(const char *p, size_t n)
 {
 	size_t c = 0;
@@ -655,6 +672,11 @@ err_t attest_coll_blob_new(const struct attest_coll_key *k, const uint8_t *body,
 	if (has_chain(k->kind)) {
 		if (!chain || chain_len == 0 || chain_len > MAX_CHAIN) {
 			*detail = "issuer chain missing";
+			e = ERR_ATTEST_CERT_CHAIN;
+			goto out;
+		}
+		if (!is_pem_text(chain, chain_len)) {
+			*detail = "issuer chain is not PEM text";
 			e = ERR_ATTEST_CERT_CHAIN;
 			goto out;
 		}

@@ -3,11 +3,18 @@
 #ifndef DS_REGISTRY_H
 #define DS_REGISTRY_H
 
+#include "registry_policy.h"
 #include "svc.h"
 
-/* Filled once from the config file; read-only afterwards. */
+struct registry_audit;
+struct registry_file;
+
+/* Filled once from the config file; read-only afterwards. Durations in ms, as CONF_MS keys are. */
 struct registry_config {
 	const char *policy_file;    /* policy_file: auth-simple-shaped JSON policy; NULL = none */
+	uint32_t policy_poll_ms;    /* policy_poll_interval */
+	const char *audit_log;      /* audit_log: policy-file load history on disk; NULL = memory only */
+	uint32_t audit_max_events;  /* audit_max_events: policy-file loads kept in memory */
 };
 
 /* The service's private state, env->priv; owned by registry_init / registry_fini. */
@@ -15,6 +22,12 @@ struct registry_env {
 	struct svc_env *svc;                   /* borrowed: the process env */
 	const struct registry_config *cfg;     /* borrowed: env->config */
 	struct rpc_service_def registry_def;   /* dstack.registry.v1.Registry; ctx = this */
+	enum registry_source backend;          /* 0 = none configured: every boot is denied */
+	struct registry_snapshot *snap;        /* owned reference: the snapshot in force; NULL = none yet */
+	struct registry_file *file;            /* owned: the policy-file backend */
+	struct registry_audit *audit;          /* owned: the audit trail */
+	uint32_t file_seq;                     /* log index of the next policy-file audit event */
+	struct metric *m_allow, *m_deny, *m_error, *m_events;
 };
 
 extern const struct conf_key registry_config_keys[];
@@ -23,5 +36,15 @@ extern const size_t registry_config_nkeys;
 /* svc_def hooks (registry_rpc.c). */
 err_t registry_init(struct svc_env *env, const char **detail) MUST_CHECK;
 void registry_fini(struct svc_env *env);
+
+/* Make `snap` (one reference, handed over) the snapshot in force; the previous one is released. */
+void registry_publish(struct registry_env *r, struct registry_snapshot *snap);
+
+/*
+ * 1 when the backend's view is too old to decide on (CheckBoot denies,
+ * /readyz fails); *age gets the seconds since the last progress. The policy
+ * file is never stale.
+ */
+int registry_is_stale(const struct registry_env *r, uint64_t now, uint64_t *age);
 
 #endif
