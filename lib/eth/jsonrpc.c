@@ -667,9 +667,13 @@ static err_t run_sync(struct jsonrpc_client *c, const struct jsonrpc_req *reqs, 
 		jsonrpc_cancel(h);   /* the loop had nothing left to run: cannot happen while a transfer or timer is armed */
 	if (w.info->err != ERR_OK)
 		return w.info->err;
-	if (!batch && out[0].err == JSONRPC_ERR_REMOTE)
-		/* The server's own words, for the operator: "code -32000: execution reverted". */
+	if (!batch && out[0].err == JSONRPC_ERR_REMOTE) {
+		/* The server's own words, for the operator ("code -32000: execution reverted"), without control characters. */
 		snprintf(w.info->detail, sizeof(w.info->detail), "code %lld: %s", (long long)out[0].code, out[0].message);
+		for (char *p = w.info->detail; *p; p++)
+			if ((unsigned char)*p < 0x20 || *p == 0x7f)
+				*p = '?';
+	}
 	return batch ? ERR_OK : out[0].err;
 }
 

@@ -81,7 +81,8 @@ typedef void (*jsonrpc_cb)(void *arg, const struct jsonrpc_info *info, const str
 struct jsonrpc_call_opts {
 	uint32_t timeout_ms;    /* per attempt; 0 = the client's */
 	unsigned max_attempts;  /* 0 = the client's */
-	struct arena *arena;    /* parse results here (borrowed; must outlive the callback); NULL = a private one */
+	struct arena *arena;    /* parse results here (borrowed; must outlive the callback); NULL = a private one.
+	                           Attempts that failed may leave their partial parse in it too. */
 };
 
 /* One request of a batch. `params` is JSON array or object text (our own, not validated beyond its first byte); NULL = []. */

@@ -334,6 +334,19 @@ uint32_t registry_app_state_flags(const struct registry_app_state *a)
 	return a->flags;
 }
 
+void registry_state_foreach_app(const struct registry_state *st,
+				void (*fn)(void *arg, const uint8_t id[REGISTRY_ADDR_LEN], uint32_t flags), void *arg)
+{
+	for (size_t i = 0; i < st->apps.cap; i++) {
+		const struct registry_app_state *a;
+
+		if (!st->apps.used[i])
+			continue;
+		a = app_at(kset_slot(&st->apps, i));
+		fn(arg, a->id, a->flags);
+	}
+}
+
 static void touch(struct registry_app_state *a, uint64_t block)
 {
 	if (block > a->updated_block)

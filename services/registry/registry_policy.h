@@ -190,6 +190,9 @@ struct registry_app_state *registry_state_app_find(const struct registry_state *
 						   const uint8_t id[REGISTRY_ADDR_LEN]);
 /* Read the flags of an app (for the watcher: registered? our code?). */
 uint32_t registry_app_state_flags(const struct registry_app_state *a);
+/* Call fn for every app of st (any order); fn must not add apps. */
+void registry_state_foreach_app(const struct registry_state *st,
+				void (*fn)(void *arg, const uint8_t id[REGISTRY_ADDR_LEN], uint32_t flags), void *arg);
 
 /* Every change takes the block of the event (0 for the file) and records it as the app's updated_block. */
 void registry_app_set_flags(struct registry_app_state *a, uint32_t set, uint32_t clear, uint64_t block);
