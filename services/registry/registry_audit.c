@@ -256,6 +256,104 @@ err_t registry_audit_append(struct registry_audit *a, const struct registry_even
 	return ERR_OK;
 }
 
+/* Write every event to a new file next to the old one and rename it over; recompute the offsets. */
+static err_t rewrite_file(struct registry_audit *a, struct entry **v, size_t n)
+{
+	char tmp[4096];
+	struct buf_writer w;
+	off_t off = 0;
+	int fd;
+	err_t err = ERR_OK;
+
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", a->path) >= sizeof(tmp))
+		return ERR_IO_FILE;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return ERR_IO_FILE;
+	buf_writer_init(&w, 4 * REGISTRY_EVENT_MAX_VALUE + (1u << 20));
+	for (size_t i = 0; i < n && err == ERR_OK; i++) {
+		buf_writer_clear(&w);
+		registry_event_to_json(&v[i]->ev, &w);
+		buf_put_u8(&w, '\n');
+		if ((err = buf_writer_status(&w)) == ERR_OK && (err = write_all(fd, w.p, w.len)) == ERR_OK) {
+			off += (off_t)w.len;
+			v[i]->end = off;
+		}
+	}
+	buf_writer_free(&w);
+	if (err == ERR_OK && fsync(fd) != 0)
+		err = ERR_IO_FILE;
+	if (err == ERR_OK && rename(tmp, a->path) != 0)
+		err = ERR_IO_FILE;
+	if (err != ERR_OK) {
+		close(fd);
+		unlink(tmp);
+		return err;
+	}
+	close(a->fd);
+	/* The renamed file is the log now; reopen it read-write for later appends. */
+	close(fd);
+	a->fd = open(a->path, O_RDWR | O_CLOEXEC);
+	return a->fd >= 0 ? ERR_OK : ERR_IO_FILE;
+}
+
+err_t registry_audit_merge(struct registry_audit *a, const struct registry_event *evs, size_t n)
+{
+	struct entry **nv = NULL, **add = NULL;
+	size_t i = 0, j = 0, k = 0, added = 0;
+	err_t err = ERR_OK;
+
+	if (n == 0)
+		return ERR_OK;
+	for (size_t x = 1; x < n; x++)
+		if (key_cmp(evs[x - 1].block, evs[x - 1].log_index, evs[x].block, evs[x].log_index) >= 0)
+			return ERR_INVALID_ARG;
+	if (!a->n || key_cmp(evs[0].block, evs[0].log_index, a->v[a->n - 1]->ev.block, a->v[a->n - 1]->ev.log_index) > 0) {
+		for (size_t x = 0; x < n; x++) {
+			if ((err = registry_audit_append(a, &evs[x])) != ERR_OK) {
+				err_t e2 = registry_audit_truncate(a, a->n - x);
+
+				return e2 != ERR_OK ? e2 : err;
+			}
+		}
+		return ERR_OK;
+	}
+	if (a->max)
+		return ERR_INVALID_ARG;  /* a bounded (memory-only) log takes appends only */
+	nv = malloc((a->n + n) * sizeof(*nv));
+	add = calloc(n, sizeof(*add));
+	if (!nv || !add) {
+		err = ERR_NOMEM;
+		goto out;
+	}
+	for (added = 0; added < n; added++)
+		if ((err = entry_new(&evs[added], &add[added])) != ERR_OK)
+			goto out;
+	while (i < a->n || j < n) {
+		int c = i == a->n ? 1 : j == n ? -1 : key_cmp(a->v[i]->ev.block, a->v[i]->ev.log_index, add[j]->ev.block,
+							     add[j]->ev.log_index);
+
+		if (c == 0) {
+			err = ERR_EXISTS;
+			goto out;
+		}
+		nv[k++] = c < 0 ? a->v[i++] : add[j++];
+	}
+	if (a->fd >= 0 && (err = rewrite_file(a, nv, k)) != ERR_OK)
+		goto out;
+	free(a->v);
+	a->v = nv;
+	a->n = a->cap = k;
+	nv = NULL;
+	added = 0;  /* owned by the log now */
+out:
+	for (size_t x = 0; x < added; x++)
+		free(add[x]);
+	free(add);
+	free(nv);
+	return err;
+}
+
 err_t registry_audit_sync(struct registry_audit *a)
 {
 	if (a->fd < 0)

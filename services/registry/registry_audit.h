@@ -97,6 +97,14 @@ err_t registry_audit_open(struct registry_audit *a, const char *path, char *deta
  * on it). With a file, the line is written (not synced: see sync).
  */
 err_t registry_audit_append(struct registry_audit *a, const struct registry_event *ev) MUST_CHECK;
+/*
+ * Insert n events sorted by (block, log_index) whose keys are all new (a
+ * key already in the log is ERR_EXISTS: nothing is applied twice). Events
+ * after the last one are appended; events among the existing ones (an app
+ * whose history predates its registration) make the file be rewritten
+ * (temporary file, fsync, rename). All or nothing.
+ */
+err_t registry_audit_merge(struct registry_audit *a, const struct registry_event *evs, size_t n) MUST_CHECK;
 /* fdatasync the file (no-op without one). */
 err_t registry_audit_sync(struct registry_audit *a) MUST_CHECK;
 /* Keep the first n events (memory and file). */
