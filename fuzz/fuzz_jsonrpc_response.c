@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzz the JSON-RPC response parser (single and batch matching) and the Ethereum result parsers behind it. */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -21,11 +22,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define ARENA_BUDGET ((size_t)8 << 20)
 
-static void check(int ok)
-{
-	if (!ok)
-		abort();
-}
+/* An invariant: abort with the failed expression so a crash report says which one. */
+#define check(ok)                                                                          \
+	do {                                                                               \
+		if (!(ok)) {                                                               \
+			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #ok); \
+			abort();                                                           \
+		}                                                                          \
+	} while (0)
 
 static char *dup_exact(const uint8_t *p, size_t n)
 {

@@ -34,6 +34,10 @@ fi
 # npm packages, pinned by tests/node/package-lock.json, into the project folder only.
 if [ ! -f tests/node/node_modules/.deps-stamp ] || [ tests/node/package-lock.json -nt tests/node/node_modules/.deps-stamp ]; then
   echo "deps: installing npm packages into tests/node/node_modules"
-  (cd tests/node && npm ci --no-audit --no-fund --loglevel=error)
+  # `npm ci` refuses locks that lack other platforms' optional packages (anvil ships one binary
+  # package per platform; npm 11 records only this one), so fall back to a lock-respecting install.
+  (cd tests/node && { npm ci --no-audit --no-fund --loglevel=error 2>/dev/null ||
+                      npm install --no-audit --no-fund --loglevel=error; })
+  [ -x tests/node/node_modules/.bin/solc ] || { echo "deps: npm install failed" >&2; exit 1; }
   touch tests/node/node_modules/.deps-stamp
 fi

@@ -11,6 +11,7 @@ int main(int argc, char **argv)
 		.keys = registry_config_keys,
 		.nkeys = registry_config_nkeys,
 		.config_size = sizeof(struct registry_config),
+		.validate = registry_config_validate,
 		.init = registry_init,
 		.fini = registry_fini,
 	};

@@ -257,7 +257,7 @@ err_t registry_audit_append(struct registry_audit *a, const struct registry_even
 }
 
 /* Write every event to a new file next to the old one and rename it over; recompute the offsets. */
-static err_t rewrite_file(struct registry_audit *a, struct entry **v, size_t n)
+static err_t rewrite_file(struct registry_audit *a, struct entry **v, size_t n, off_t *ends)
 {
 	char tmp[4096];
 	struct buf_writer w;
@@ -277,7 +277,7 @@ static err_t rewrite_file(struct registry_audit *a, struct entry **v, size_t n)
 		buf_put_u8(&w, '\n');
 		if ((err = buf_writer_status(&w)) == ERR_OK && (err = write_all(fd, w.p, w.len)) == ERR_OK) {
 			off += (off_t)w.len;
-			v[i]->end = off;
+			ends[i] = off;
 		}
 	}
 	buf_writer_free(&w);
@@ -339,8 +339,21 @@ err_t registry_audit_merge(struct registry_audit *a, const struct registry_event
 		}
 		nv[k++] = c < 0 ? a->v[i++] : add[j++];
 	}
-	if (a->fd >= 0 && (err = rewrite_file(a, nv, k)) != ERR_OK)
-		goto out;
+	if (a->fd >= 0) {
+		off_t *ends = malloc(k * sizeof(*ends));
+
+		if (!ends) {
+			err = ERR_NOMEM;
+			goto out;
+		}
+		if ((err = rewrite_file(a, nv, k, ends)) != ERR_OK) {
+			free(ends);
+			goto out;
+		}
+		for (size_t x = 0; x < k; x++)
+			nv[x]->end = ends[x];
+		free(ends);
+	}
 	free(a->v);
 	a->v = nv;
 	a->n = a->cap = k;

@@ -11,6 +11,7 @@
 #include "registry.h"
 #include "registry_audit.h"
 #include "registry_file.h"
+#include "registry_watch.h"
 
 typedef Dstack__Registry__V1__CheckBootRequest pb_check_req;
 typedef Dstack__Registry__V1__CheckBootResponse pb_check_resp;
@@ -38,9 +39,9 @@ void registry_publish(struct registry_env *r, struct registry_snapshot *snap)
 
 int registry_is_stale(const struct registry_env *r, uint64_t now, uint64_t *age)
 {
-	(void)r;
-	(void)now;
 	*age = 0;
+	if (r->backend == REGISTRY_SOURCE_CHAIN && r->watch)
+		return registry_watch_stale(r->watch, now, age);
 	return 0;
 }
 
@@ -161,6 +162,64 @@ static void count(struct registry_env *r, const pb_check_resp *out)
 	metric_add(out->error ? r->m_error : out->allowed ? r->m_allow : r->m_deny, 1);
 }
 
+/* A CheckBoot waiting for the contract's own answer. Malloc'd: it may outlive the server at shutdown. */
+struct xc_pending {
+	struct registry_env *r;
+	struct rpc_call *call;
+	pb_check_resp *out;          /* call arena */
+	struct registry_snapshot *snap;
+	int allowed, undecidable;
+	const char *reason;          /* static */
+};
+
+static void on_cross_checked(void *arg, err_t err, const char *detail, int allowed, const char *reason)
+{
+	struct xc_pending *p = arg;
+	struct registry_env *r = p->r;
+	struct arena *mem;
+	pb_check_resp *out = p->out;
+	err_t e = ERR_OK;
+
+	if (r->closing)
+		goto out;
+	mem = rpc_call_arena(p->call);
+	if (err != ERR_OK) {
+		char why[MAX_REASON];
+
+		metric_add(r->m_xc_error, 1);
+		snprintf(why, sizeof(why), "cross-check failed: %s", detail ? detail : err_str(err));
+		e = deny_error(mem, out, ERR_UNAVAILABLE, why);
+	} else if (p->undecidable) {
+		/* The snapshot cannot decide for this app's code; the contract's answer is the answer. */
+		metric_add(r->m_xc_agree, 1);
+		out->allowed = allowed;
+		out->error = NULL;
+		out->cross_checked = 1;
+		if (!(out->reason = arena_strdup(mem, allowed ? "" : reason)))
+			e = arena_err(mem);
+	} else if (allowed == p->allowed && strcmp(reason, p->reason) == 0) {
+		metric_add(r->m_xc_agree, 1);
+		out->cross_checked = 1;
+	} else {
+		char why[MAX_REASON];
+
+		metric_add(r->m_xc_disagree, 1);
+		log_error(rpc_call_log_prefix(p->call),
+			  "cross-check disagreement at block %llu: snapshot %s \"%s\", contract %s \"%.64s\"",
+			  (unsigned long long)p->snap->meta.block_number, p->allowed ? "allows" : "denies", p->reason,
+			  allowed ? "allows" : "denies", reason);
+		snprintf(why, sizeof(why), "cross-check disagreement: snapshot %s, contract %s (%.64s)",
+			 p->allowed ? "allows" : "denies", allowed ? "allows" : "denies", allowed ? "" : reason);
+		e = deny_error(mem, out, ERR_POLICY_DENIED, why);
+	}
+	if (e == ERR_OK)
+		count(r, out);
+	rpc_call_complete(p->call, e, e == ERR_OK ? &out->base : NULL);
+out:
+	registry_snapshot_unref(p->snap);
+	free(p);
+}
+
 static int on_check_boot(struct rpc_call *call, const ProtobufCMessage *req, ProtobufCMessage **resp)
 {
 	struct registry_env *r = rpc_call_ctx(call);
@@ -182,7 +241,7 @@ static int on_check_boot(struct rpc_call *call, const ProtobufCMessage *req, Pro
 	out->gateway_app_id = svc_pb_str("");
 	*resp = &out->base;
 	if (!r->backend) {
-		err = deny_error(mem, out, ERR_UNAVAILABLE, "no policy configured (set policy_file)");
+		err = deny_error(mem, out, ERR_UNAVAILABLE, "no policy configured (set policy_file or chain.rpc_urls)");
 		goto done;
 	}
 	if (!s) {
@@ -214,6 +273,22 @@ static int on_check_boot(struct rpc_call *call, const ProtobufCMessage *req, Pro
 	out->reason = svc_pb_str(d.reason);
 	if (d.undecidable && !(out->error = pb_err(mem, ERR_FAILED_PRECONDITION, d.reason)))
 		return arena_err(mem);
+	if (s->source == REGISTRY_SOURCE_CHAIN && r->watch && (q->cross_check || r->cfg->cross_check)) {
+		struct xc_pending *p = calloc(1, sizeof(*p));
+
+		if (!p)
+			return ERR_NOMEM;
+		*p = (struct xc_pending){ r, call, out, registry_snapshot_ref(r->snap), d.allowed, d.undecidable, d.reason };
+		if ((err = registry_watch_cross_check(r->watch, (enum registry_kind)q->kind, &b, s->meta.block_hash,
+						      on_cross_checked, p)) != ERR_OK) {
+			registry_snapshot_unref(p->snap);
+			free(p);
+			err = deny_error(mem, out, ERR_UNAVAILABLE, "cross-check could not start");
+			goto done;
+		}
+		*resp = NULL;
+		return RPC_ASYNC;
+	}
 	err = ERR_OK;
 done:
 	if (err != ERR_OK)
@@ -455,6 +530,70 @@ static uint64_t checkpoint_block(const struct registry_env *r)
 	return r->snap && r->snap->source == REGISTRY_SOURCE_CHAIN ? r->snap->meta.block_number : 0;
 }
 
+static err_t status_chain(const struct registry_env *r, struct arena *mem, Dstack__Registry__V1__StatusResponse *out)
+{
+	struct registry_watch_status ws;
+	size_t n = registry_watch_endpoint_count(r->watch);
+
+	registry_watch_get_status(r->watch, &ws);
+	out->chain_id = ws.chain_id;
+	out->kms_contract_address = pb_bytes(mem, r->kms, REGISTRY_ADDR_LEN);
+	out->head_block = ws.head;
+	if (ws.last_head_seen)
+		out->head_hash = pb_bytes(mem, ws.head_hash, 32);
+	out->head_block_time_unix = ws.head_time;
+	out->last_head_seen_unix = ws.last_head_seen;
+	out->checkpoint_block = ws.checkpoint;
+	if (ws.have_checkpoint)
+		out->checkpoint_hash = pb_bytes(mem, ws.checkpoint_hash, 32);
+	out->confirmations = r->cfg->confirmations;
+	out->lag_blocks = ws.head > ws.checkpoint ? ws.head - ws.checkpoint : 0;
+	out->stale_after_seconds = r->cfg->max_staleness_ms / 1000;
+	out->events_applied = ws.events_applied;
+	out->reorgs_detected = ws.reorgs;
+	out->last_reorg_block = ws.last_reorg_block;
+	if (ws.last_error != ERR_OK && !(out->last_error = pb_err(mem, ws.last_error, ws.last_error_detail)))
+		return arena_err(mem);
+	if (!(out->endpoints = arena_alloc(mem, (n + 1) * sizeof(*out->endpoints))))
+		return arena_err(mem);
+	for (size_t i = 0; i < n; i++) {
+		Dstack__Registry__V1__RpcEndpointStatus *e =
+			(void *)pb_new(&dstack__registry__v1__rpc_endpoint_status__descriptor, mem);
+		struct registry_watch_endpoint we;
+
+		if (!e)
+			return arena_err(mem);
+		registry_watch_get_endpoint(r->watch, i, &we);
+		/* Credentials and query strings stay out of answers: scheme://host[:port]/path only. */
+		{
+			const char *u = we.url, *at = NULL, *q, *hs = strstr(u, "://");
+			const char *host = hs ? hs + 3 : u;
+
+			for (const char *c = host; *c && *c != '/'; c++)
+				if (*c == '@')
+					at = c;
+			q = strpbrk(host, "?#");
+			e->url = arena_printf(mem, "%.*s%.*s", (int)(host - u), u,
+					      (int)(q ? q - (at ? at + 1 : host) : (ptrdiff_t)strlen(at ? at + 1 : host)),
+					      at ? at + 1 : host);
+			if (!e->url)
+				return arena_err(mem);
+		}
+		e->healthy = we.healthy;
+		e->active = we.active;
+		e->last_ok_unix = we.last_ok;
+		e->last_error_unix = we.last_error_at;
+		e->consecutive_failures = we.consecutive_failures;
+		e->last_latency_ms = we.latency_ms;
+		e->head_block = we.head;
+		if (we.last_error != ERR_OK && we.last_error_at &&
+		    !(e->last_error = pb_err(mem, we.last_error, we.last_error_detail)))
+			return arena_err(mem);
+		out->endpoints[out->n_endpoints++] = e;
+	}
+	return ERR_OK;
+}
+
 static int on_list_events(struct rpc_call *call, const ProtobufCMessage *req, ProtobufCMessage **resp)
 {
 	struct registry_env *r = rpc_call_ctx(call);
@@ -534,6 +673,7 @@ static int on_status(struct rpc_call *call, const ProtobufCMessage *req, Protobu
 	Dstack__Registry__V1__StatusResponse *out;
 	Dstack__Common__V1__ServiceInfo *si;
 	uint64_t age;
+	err_t err;
 
 	(void)req;
 	out = (Dstack__Registry__V1__StatusResponse *)pb_new(&dstack__registry__v1__status_response__descriptor, mem);
@@ -556,11 +696,11 @@ static int on_status(struct rpc_call *call, const ProtobufCMessage *req, Protobu
 			return arena_err(mem);
 		out->events_applied = fs->loads;
 	}
+	if (r->watch && (err = status_chain(r, mem, out)) != ERR_OK)
+		return err;
 	if (s) {
 		out->app_count = (uint32_t)registry_snapshot_registered_apps(s);
 		out->compose_hash_count = s->nhashes;
-		if (s->source == REGISTRY_SOURCE_CHAIN)
-			out->events_applied = s->meta.events_applied;
 	}
 	*resp = &out->base;
 	return ERR_OK;
@@ -689,6 +829,12 @@ static err_t on_ready(void *arg, const char **detail)
 		*detail = "no policy loaded yet";
 		return ERR_UNAVAILABLE;
 	}
+	if (r->watch) {
+		err_t err = registry_watch_ready(r->watch, detail);
+
+		if (err != ERR_OK)
+			return err;
+	}
 	if (registry_is_stale(r, wall_s(), &age)) {
 		*detail = "registry view is stale";
 		return ERR_POLICY_STALE;
@@ -727,6 +873,49 @@ static err_t start_file(struct registry_env *r, const char **detail)
 	return ERR_OK;
 }
 
+static void on_chain_snapshot(void *arg, struct registry_snapshot *snap)
+{
+	registry_publish(arg, snap);
+}
+
+static err_t start_chain(struct registry_env *r, const char **detail)
+{
+	static char why[512];
+	const struct registry_config *c = r->cfg;
+	struct registry_watch_config wc;
+	size_t n = 0;
+
+	r->backend = REGISTRY_SOURCE_CHAIN;
+	if (hex_decode(r->kms, sizeof(r->kms), &n, c->kms_contract, strlen(c->kms_contract), 1) != ERR_OK ||
+	    n != sizeof(r->kms)) {
+		*detail = "chain.kms_contract must be 0x followed by 40 hex digits";
+		return ERR_CONFIG;
+	}
+	if (!(r->audit = registry_audit_new(0))) {
+		*detail = "out of memory";
+		return ERR_NOMEM;
+	}
+	memset(&wc, 0, sizeof(wc));
+	wc.urls = c->rpc_urls.items;
+	wc.nurls = c->rpc_urls.n;
+	wc.chain_id = c->chain_id;
+	memcpy(wc.kms, r->kms, sizeof(wc.kms));
+	wc.confirmations = c->confirmations;
+	wc.poll_ms = c->chain_poll_ms;
+	wc.log_range = c->log_range;
+	wc.start_block = c->start_block;
+	wc.checkpoint_file = c->checkpoint_file;
+	wc.max_staleness_ms = c->max_staleness_ms;
+	wc.rpc_timeout_ms = c->rpc_timeout_ms;
+	if (!(r->watch = registry_watch_new(r->svc->base, r->svc->metrics, &wc, r->audit, on_chain_snapshot, r, why,
+					    sizeof(why)))) {
+		*detail = why;
+		return ERR_CONFIG;
+	}
+	registry_watch_start(r->watch);
+	return ERR_OK;
+}
+
 err_t registry_init(struct svc_env *env, const char **detail)
 {
 	struct registry_env *r = calloc(1, sizeof(*r));
@@ -751,8 +940,17 @@ err_t registry_init(struct svc_env *env, const char **detail)
 				    "result=\"error\"");
 	r->m_events = metrics_series(m, METRIC_COUNTER, "registry_events_applied_total",
 				     "Governance events (or policy loads) applied", NULL);
+	r->m_xc_agree = metrics_series(m, METRIC_COUNTER, "registry_crosscheck_total",
+				       "CheckBoot cross-checks against the contract by outcome", "result=\"agree\"");
+	r->m_xc_disagree = metrics_series(m, METRIC_COUNTER, "registry_crosscheck_total",
+					  "CheckBoot cross-checks against the contract by outcome", "result=\"disagree\"");
+	r->m_xc_error = metrics_series(m, METRIC_COUNTER, "registry_crosscheck_total",
+				       "CheckBoot cross-checks against the contract by outcome", "result=\"error\"");
 	if (r->cfg->policy_file) {
 		if ((err = start_file(r, detail)) != ERR_OK)
+			return err;
+	} else if (r->cfg->rpc_urls.n) {
+		if ((err = start_chain(r, detail)) != ERR_OK)
 			return err;
 	} else if (!(r->audit = registry_audit_new(1))) {
 		*detail = "out of memory";
@@ -771,6 +969,8 @@ void registry_fini(struct svc_env *env)
 
 	if (!r)
 		return;
+	r->closing = 1;
+	registry_watch_free(r->watch);  /* pending cross-checks end here, without touching their calls */
 	registry_file_free(r->file);
 	registry_audit_free(r->audit);
 	registry_snapshot_unref(r->snap);
