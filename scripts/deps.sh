@@ -38,6 +38,6 @@ if [ ! -f tests/node/node_modules/.deps-stamp ] || [ tests/node/package-lock.jso
   # package per platform; npm 11 records only this one), so fall back to a lock-respecting install.
   (cd tests/node && { npm ci --no-audit --no-fund --loglevel=error 2>/dev/null ||
                       npm install --no-audit --no-fund --loglevel=error; })
-  [ -x tests/node/node_modules/.bin/solc ] || { echo "deps: npm install failed" >&2; exit 1; }
+  [ -f tests/node/node_modules/solc/soljson.js ] || { echo "deps: npm install failed" >&2; exit 1; }
   touch tests/node/node_modules/.deps-stamp
 fi
