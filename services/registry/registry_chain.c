@@ -173,7 +173,7 @@ err_t registry_chain_decode(const struct registry_chain_abi *abi, const struct e
 	const struct abi_limits lim = { 4 * REGISTRY_MAX_BLOB + 4096, 256, 4, 0 };
 	struct abi_value *v = NULL;
 	size_t i;
-	err_t err;
+	err_t err = ERR_OK;
 
 	memset(out, 0, sizeof(*out));
 	if (log->ntopics == 0)
@@ -356,7 +356,7 @@ static err_t apply_registered(struct registry_state *st, const struct registry_e
 	uint8_t id[REGISTRY_ADDR_LEN], h[32], app_code[32];
 	struct registry_app_state *a;
 	size_t n = 0;
-	err_t err;
+	err_t err = ERR_OK;
 
 	if ((err = field_fixed(ev, "appId", "address", id, sizeof(id))) != ERR_OK || !code)
 		return ERR_PROTO_MALFORMED;
@@ -381,7 +381,7 @@ static err_t apply_kms_set(struct registry_state *st, const struct registry_even
 			   const char *name, int add)
 {
 	uint8_t k[32];
-	err_t err;
+	err_t err = ERR_OK;
 
 	if ((err = field_fixed(ev, name, "bytes32", k, sizeof(k))) != ERR_OK)
 		return err;
@@ -397,7 +397,7 @@ static err_t apply_app(struct registry_state *st, const struct registry_event *e
 	uint8_t k[32], owner[REGISTRY_ADDR_LEN];
 	uint64_t x, y;
 	int b;
-	err_t err;
+	err_t err = ERR_OK;
 
 	if ((err = registry_state_app(st, ev->contract, &a)) != ERR_OK)
 		return err;
@@ -499,7 +499,7 @@ err_t registry_chain_encode_check(const struct registry_chain_abi *abi, enum reg
 {
 	uint8_t app[20], inst[20], ch[32], dev[32], mr[32], sys[32], os[32];
 	struct abi_value fields[9], info, args, *adv = NULL;
-	err_t err;
+	err_t err = ERR_OK;
 
 	if ((err = pad(&b->app_id, 20, app)) || (err = pad(&b->instance_id, 20, inst)) ||
 	    (err = pad(&b->compose_hash, 32, ch)) || (err = pad(&b->device_id, 32, dev)) ||
@@ -534,7 +534,7 @@ err_t registry_chain_decode_answer(const struct registry_chain_abi *abi, const u
 {
 	const struct abi_limits lim = { 64 * 1024, 16, 4, 0 };
 	struct abi_value *v = NULL;
-	err_t err;
+	err_t err = ERR_OK;
 
 	if ((err = abi_decode(abi->answer, p, n, &lim, a, &v)) != ERR_OK)
 		return err;

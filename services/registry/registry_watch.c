@@ -239,7 +239,7 @@ static void track_app(void *arg, const uint8_t id[REGISTRY_ADDR_LEN], uint32_t f
 static err_t refold(struct registry_watch *w)
 {
 	struct registry_state *st = registry_state_new(REGISTRY_SOURCE_CHAIN);
-	err_t err;
+	err_t err = ERR_OK;
 
 	if (!st)
 		return ERR_NOMEM;
@@ -267,7 +267,7 @@ static void publish_snapshot(struct registry_watch *w)
 {
 	struct registry_snapshot_meta meta;
 	struct registry_snapshot *s = NULL;
-	err_t err;
+	err_t err = ERR_OK;
 
 	memset(&meta, 0, sizeof(meta));
 	if (w->have_cp) {
@@ -336,7 +336,7 @@ static err_t write_checkpoint(struct registry_watch *w)
 {
 	struct buf_writer b;
 	int fd = -1;
-	err_t err;
+	err_t err = ERR_OK;
 
 	if (!w->cfg.checkpoint_file)
 		return ERR_OK;
@@ -419,7 +419,7 @@ static err_t load_checkpoint(struct registry_watch *w, char *detail, size_t cap)
 	struct arena a;
 	char *text = NULL;
 	size_t len = 0;
-	err_t err;
+	err_t err = ERR_OK;
 
 	if ((err = read_small_file(w->cfg.checkpoint_file, CHECKPOINT_MAX, &text, &len)) == ERR_NOT_FOUND) {
 		/* No checkpoint: whatever the event log holds was never committed. */
@@ -500,7 +500,7 @@ static void on_poll(void *arg, const struct jsonrpc_info *info, const struct jso
 	struct eth_block_header head, cp;
 	uint64_t chain_id, target, from;
 	struct ep_stat *ep;
-	err_t err;
+	err_t err = ERR_OK;
 
 	if (w->closing)
 		return;
@@ -569,7 +569,7 @@ static void poll_start(struct registry_watch *w)
 	struct buf_writer p1, p2;
 	struct eth_block_ref latest = eth_block_latest(), at = eth_block_at(w->cp);
 	struct jsonrpc_req reqs[3];
-	err_t err;
+	err_t err = ERR_OK;
 
 	buf_writer_init(&p1, 256);
 	buf_writer_init(&p2, 256);
@@ -605,6 +605,12 @@ static int cmp_plog(const void *a, const void *b)
 	if (x->log_index != y->log_index)
 		return x->log_index < y->log_index ? -1 : 1;
 	return 0;
+}
+
+static void sort_logs(struct step *s)
+{
+	if (s->nlogs > 1)
+		qsort(s->logs, s->nlogs, sizeof(*s->logs), cmp_plog);
 }
 
 static err_t plog_push(struct step *s, const struct eth_log *log)
@@ -646,7 +652,7 @@ static void on_logs(void *arg, const struct jsonrpc_info *info, const struct jso
 	struct step *s = w->step;
 	struct eth_log *logs = NULL;
 	size_t nlogs = 0, distinct = 0;
-	err_t err;
+	err_t err = ERR_OK;
 
 	(void)n;
 	if (w->closing)
@@ -687,7 +693,7 @@ static void on_logs(void *arg, const struct jsonrpc_info *info, const struct jso
 			return;
 		}
 	}
-	qsort(s->logs, s->nlogs, sizeof(*s->logs), cmp_plog);
+	sort_logs(s);
 	for (size_t i = 0; i < s->nlogs; i++) {
 		if (i && cmp_plog(&s->logs[i - 1], &s->logs[i]) == 0) {
 			step_fail(w, w->cfg.poll_ms, ERR_PROTO_MALFORMED, "eth_getLogs: duplicate log %llu/%llu",
@@ -754,7 +760,7 @@ static void logs_start(struct registry_watch *w)
 	struct eth_log_filter f;
 	struct jsonrpc_call_opts o = { 0, 0, &s->mem };
 	struct buf_writer p;
-	err_t err;
+	err_t err = ERR_OK;
 
 	memset(&f, 0, sizeof(f));
 	f.addresses = (const uint8_t(*)[20])w->tracked;
@@ -796,7 +802,7 @@ static void on_code(void *arg, const struct jsonrpc_info *info, const struct jso
 {
 	struct registry_watch *w = arg;
 	struct step *s = w->step;
-	err_t err;
+	err_t err = ERR_OK;
 
 	(void)n;
 	if (w->closing)
@@ -891,7 +897,7 @@ static void on_backfill(void *arg, const struct jsonrpc_info *info, const struct
 	struct eth_log *logs = NULL;
 	size_t nlogs = 0, base;
 	uint64_t end;
-	err_t err;
+	err_t err = ERR_OK;
 
 	(void)n;
 	if (w->closing)
@@ -952,14 +958,14 @@ static void backfill_next(struct registry_watch *w)
 	struct eth_log_filter f;
 	struct buf_writer p;
 	uint64_t end;
-	err_t err;
+	err_t err = ERR_OK;
 
 	while (s->bf_app < s->napps && (!s->apps[s->bf_app].ours || s->bf_next > s->to)) {
 		if (++s->bf_app < s->napps)
 			s->bf_next = s->apps[s->bf_app].created;
 	}
 	if (s->bf_app >= s->napps) {
-		qsort(s->logs, s->nlogs, sizeof(*s->logs), cmp_plog);
+		sort_logs(s);
 		for (size_t i = 1; i < s->nlogs; i++)
 			if (cmp_plog(&s->logs[i - 1], &s->logs[i]) == 0) {
 				step_fail(w, w->cfg.poll_ms, ERR_PROTO_MALFORMED, "duplicate logs after backfill");
@@ -1020,7 +1026,7 @@ static void on_headers(void *arg, const struct jsonrpc_info *info, const struct 
 	struct registry_watch *w = arg;
 	struct step *s = w->step;
 	const struct eth_block_header *hf;
-	err_t err;
+	err_t err = ERR_OK;
 
 	if (w->closing)
 		return;
@@ -1161,7 +1167,7 @@ static void commit(struct registry_watch *w)
 	struct registry_event *evs = NULL;
 	uint64_t target;
 	size_t nev = 0;
-	err_t err;
+	err_t err = ERR_OK;
 
 	if (!(evs = malloc((s->nlogs ? s->nlogs : 1) * sizeof(*evs)))) {
 		step_fail(w, w->cfg.poll_ms, ERR_NOMEM, "out of memory");
@@ -1230,7 +1236,7 @@ static void on_reorg(void *arg, const struct jsonrpc_info *info, const struct js
 	struct registry_watch *w = arg;
 	size_t keep_recent = 0, keep_events;
 	int found = 0;
-	err_t err;
+	err_t err = ERR_OK;
 
 	if (w->closing)
 		return;
@@ -1341,7 +1347,7 @@ static void on_xcheck(void *arg, const struct jsonrpc_info *info, const struct j
 	const char *reason = NULL;
 	size_t len = 0;
 	int allowed = 0;
-	err_t err;
+	err_t err = ERR_OK;
 
 	(void)n;
 	if (!x->w->closing)
@@ -1367,7 +1373,7 @@ err_t registry_watch_cross_check(struct registry_watch *w, enum registry_kind ki
 	struct eth_tx_req call;
 	struct eth_block_ref at;
 	struct jsonrpc_call_opts o;
-	err_t err;
+	err_t err = ERR_OK;
 
 	if (!x)
 		return ERR_NOMEM;
@@ -1418,7 +1424,7 @@ struct registry_watch *registry_watch_new(struct event_base *base, struct metric
 {
 	struct registry_watch *w = calloc(1, sizeof(*w));
 	struct jsonrpc_opts o;
-	err_t err;
+	err_t err = ERR_OK;
 
 	if (!w) {
 		snprintf(detail, cap, "out of memory");
