@@ -133,7 +133,8 @@ static void test_parse_depth_and_budget(void **state)
 
 	(void)state;
 	arena_init(&a, 1 << 20, 0);
-	n += (size_t)sprintf(deep, "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":");
+	assert_non_null(deep);
+	n += (size_t)snprintf(deep, 4096, "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":");
 	for (int i = 0; i < 100; i++)
 		deep[n++] = '[';
 	for (int i = 0; i < 100; i++)
@@ -141,10 +142,10 @@ static void test_parse_depth_and_budget(void **state)
 	deep[n++] = '}';
 	assert_int_equal(jsonrpc_parse_response(deep, n, &id, 1, 0, &a, &r, NULL), ERR_PROTO_DEPTH);
 	arena_init(&tiny, 512, 0);
-	n = (size_t)sprintf(deep, "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":[");
+	n = (size_t)snprintf(deep, 4096, "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":[");
 	for (int i = 0; i < 200; i++)
-		n += (size_t)sprintf(deep + n, "%s1", i ? "," : "");
-	n += (size_t)sprintf(deep + n, "]}");
+		n += (size_t)snprintf(deep + n, 4096 - n, "%s1", i ? "," : "");
+	n += (size_t)snprintf(deep + n, 4096 - n, "]}");
 	assert_int_equal(jsonrpc_parse_response(deep, n, &id, 1, 0, &tiny, &r, NULL), ERR_BUDGET);
 	arena_fini(&tiny);
 	free(deep);
