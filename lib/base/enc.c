@@ -15,7 +15,7 @@ void hex_encode(char *out, const void *in, size_t n)
 	out[2 * n] = 0;
 }
 
-static int hexval(char c)
+int hex_digit_value(int c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -39,7 +39,7 @@ err_t hex_decode(void *out, size_t cap, size_t *outlen, const char *in, size_t l
 	if (len / 2 > cap)
 		return ERR_PROTO_TOO_LARGE;
 	for (size_t i = 0; i < len; i += 2) {
-		int hi = hexval(in[i]), lo = hexval(in[i + 1]);
+		int hi = hex_digit_value((unsigned char)in[i]), lo = hex_digit_value((unsigned char)in[i + 1]);
 		if (hi < 0 || lo < 0)
 			return ERR_PROTO_ENCODING;
 		o[i / 2] = (uint8_t)(hi << 4 | lo);

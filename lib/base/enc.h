@@ -6,6 +6,9 @@
 #include "base.h"
 #include "err.h"
 
+/* The value 0..15 of one hex digit (either case), or -1 for any other character. */
+int hex_digit_value(int c);
+
 /* Lowercase hex of n bytes into out (2n+1 bytes, NUL-terminated). */
 void hex_encode(char *out, const void *in, size_t n);
 /*

@@ -153,17 +153,6 @@ static size_t utf8_put(uint8_t *out, uint32_t cp)
 	return 4;
 }
 
-static int hexval(uint8_t c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Four hex digits at s[i..i+4) (bounds checked by the caller against end). */
 static int read_u4(const uint8_t *s, size_t i, size_t end, uint32_t *v)
 {
@@ -172,7 +161,7 @@ static int read_u4(const uint8_t *s, size_t i, size_t end, uint32_t *v)
 	if (end - i < 4)
 		return -1;
 	for (size_t k = 0; k < 4; k++) {
-		int h = hexval(s[i + k]);
+		int h = hex_digit_value((unsigned char)s[i + k]);
 		if (h < 0)
 			return -1;
 		x = x << 4 | (uint32_t)h;

@@ -11,17 +11,6 @@
 
 /* ---- hex ---- */
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* "0x" + digits with no leading zero (except "0x0"); (*digits, *nd) the digits. */
 static err_t quantity_digits(const char *s, size_t len, const char **digits, size_t *nd)
 {
@@ -32,7 +21,7 @@ static err_t quantity_digits(const char *s, size_t len, const char **digits, siz
 	if (*nd > 1 && (*digits)[0] == '0')
 		return ERR_PROTO_ENCODING;
 	for (size_t i = 0; i < *nd; i++)
-		if (hexval((*digits)[i]) < 0)
+		if (hex_digit_value((unsigned char)(*digits)[i]) < 0)
 			return ERR_PROTO_ENCODING;
 	return ERR_OK;
 }
@@ -49,7 +38,7 @@ err_t eth_quantity_parse(const char *s, size_t len, uint64_t *out)
 	if (nd > 16)
 		return ERR_PROTO_TOO_LARGE;
 	for (size_t i = 0; i < nd; i++)
-		v = (v << 4) | (uint64_t)hexval(d[i]);
+		v = (v << 4) | (uint64_t)hex_digit_value((unsigned char)d[i]);
 	*out = v;
 	return ERR_OK;
 }
@@ -67,7 +56,7 @@ err_t eth_quantity_parse_u256(const char *s, size_t len, uint8_t out[32])
 	memset(out, 0, 32);
 	/* Fill from the last digit backwards: digit i from the end is nibble i of the number. */
 	for (size_t i = 0; i < nd; i++) {
-		uint8_t v = (uint8_t)hexval(d[nd - 1 - i]);
+		uint8_t v = (uint8_t)hex_digit_value((unsigned char)d[nd - 1 - i]);
 		out[31 - i / 2] |= (uint8_t)(i % 2 ? v << 4 : v);
 	}
 	return ERR_OK;

@@ -8,21 +8,11 @@
 #include "pbcodec.h"
 #include "pbjson.h"
 #include "rpc_wire.pb-c.h"
+#include "enc.h"
 
 static int is_ascii_space(char ch)
 {
 	return ch == ' ' || ch == '\t';
-}
-
-static int hex_val(char ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
 }
 
 static int name_is(const char *name, size_t n, const char *want)
@@ -37,7 +27,8 @@ void rpc_percent_decode(struct buf_writer *w, const char *s, size_t n)
 	/* gRPC: an invalid escape is kept as is rather than dropping the message. */
 	for (size_t i = 0; i < n; i++) {
 		int hi, lo;
-		if (s[i] == '%' && n - i >= 3 && (hi = hex_val(s[i + 1])) >= 0 && (lo = hex_val(s[i + 2])) >= 0) {
+		if (s[i] == '%' && n - i >= 3 && (hi = hex_digit_value((unsigned char)s[i + 1])) >= 0 &&
+		    (lo = hex_digit_value((unsigned char)s[i + 2])) >= 0) {
 			buf_put_u8(w, (uint8_t)(hi << 4 | lo));
 			i += 2;
 		} else {

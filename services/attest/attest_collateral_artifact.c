@@ -258,23 +258,13 @@ static int asn1_time_unix(const ASN1_TIME *t, uint64_t *out)
 
 /* ---- URL encoding ---- */
 
-static int hexval(char ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
 err_t attest_coll_url_decode(const char *s, size_t len, struct buf_writer *out)
 {
 	for (size_t i = 0; i < len; i++) {
 		if (s[i] == '%') {
 			int hi, lo;
-			if (len - i < 3 || (hi = hexval(s[i + 1])) < 0 || (lo = hexval(s[i + 2])) < 0)
+			if (len - i < 3 || (hi = hex_digit_value((unsigned char)s[i + 1])) < 0 ||
+			    (lo = hex_digit_value((unsigned char)s[i + 2])) < 0)
 				return ERR_PROTO_ENCODING;
 			buf_put_u8(out, (uint8_t)(hi << 4 | lo));
 			i += 2;
@@ -532,7 +522,7 @@ out:
 static int is_hex_str(const char *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		if (hexval(s[i]) < 0)
+		if (hex_digit_value((unsigned char)s[i]) < 0)
 			return 0;
 	return 1;
 }
