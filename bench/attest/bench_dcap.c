@@ -29,9 +29,11 @@
  *            goes through X509_STORE with CRL checks (informational).
  *   sig      ecdsa_verify_p256_sha256 of the quote signature alone with a
  *            preloaded key: our wrapper's cost next to `openssl speed`.
- *   cold     N full verifications from scratch: parse the collateral JSON,
- *            verify every collateral signature and chain, then the quote,
- *            no cache. Per-run latency: median, p99, mean, min, max.
+ *   cold     N full verifications from scratch (dcap_verify): parse the
+ *            collateral JSON, verify every collateral signature and chain,
+ *            then the quote, no cache (the PCK leaf against the CA just
+ *            verified, by lib/attest's leaf reader or OpenSSL's fallback).
+ *            Per-run latency: median, p99, mean, min, max.
  *
  * Every verification's result is checked (ERR_OK with the expected status);
  * a failure stops the run with exit 1, so a number is never of a failing path.
@@ -385,8 +387,9 @@ static int cmp_u64(const void *a, const void *b)
 /*
  * Cold: everything from the collateral text, nothing cached: JSON parse,
  * TCB info / QE identity parse and signatures, every issuer chain and both
- * CRLs, then the quote (PCK chain through X509_STORE, QE report, quote
- * signature, TCB). The trust anchors are configuration, loaded once.
+ * CRLs, then the quote (PCK leaf against the PCK CA verified with the
+ * collateral, QE report, quote signature, TCB). The trust anchors are
+ * configuration, loaded once.
  */
 static void run_cold(struct bench *b, const struct opts *o)
 {

@@ -70,6 +70,17 @@ mkdir -p "$sim/offline"
 "$attest_bin" sim-quote --now "$(date +%s)" --report-data 64656d6f --quote "$sim/quote.bin" \
 	--collateral "$sim/offline/collateral.json" --dev-root "$sim/dev-root.der" || die "dstack-attest sim-quote failed"
 
+# The registry's governance policy for one machine (dstack auth-simple shape). No app is allowed
+# yet; apps are added here (or on a chain, see docs/registry.md).
+cat >"$state/registry-policy.json" <<'JSON'
+{
+  "gatewayAppId": "",
+  "osImages": [],
+  "kms": { "mrAggregated": [], "devices": [], "allowAnyDevice": true },
+  "apps": {}
+}
+JSON
+
 # One config per service, loopback only, plus the keys each service requires.
 write_config() {
 	local name=$1 port=$2 conf=$state/$name.conf
@@ -87,11 +98,19 @@ write_config() {
 			echo "trust.dev_root = $sim/dev-root.der    # DEVELOPMENT ONLY"
 			;;
 		kms)
+			# The KMS serves TCP over its own TLS (an RPC certificate from its root CA) and its
+			# admin methods on a unix socket. Its root keys are sealed with a SIMULATED key file.
+			echo "listen = unix://$state/kms-admin.sock"
 			echo "state_dir = $state/kms-state"
+			echo "seal.provider = sim    # SIMULATED sealing, development only"
+			echo "trust.dev_root = $sim/dev-root.der    # DEVELOPMENT ONLY"
+			echo "collateral.file = $sim/offline/collateral.json"
 			echo "registry.url = http://$host:$((base_port + 2))"
 			echo "attest.url = http://$host:$base_port"
 			;;
-		registry) ;;
+		registry)
+			echo "policy_file = $state/registry-policy.json"
+			;;
 		gateway)
 			echo "base_domain = dstack.localhost"
 			echo "external_port = 443"
@@ -136,15 +155,16 @@ for name in "${services[@]}"; do
 	addr[$name]=$(head -n 1 "$state/$name.ready")
 done
 
-# http://HOST:PORT for a tcp://HOST:PORT ready line.
+# http://HOST:PORT for a tcp://HOST:PORT ready line (https:// for the KMS, which always serves TLS).
 http_base() {
 	echo "http://${1#tcp://}"
 }
+tls_services=" kms "
 
 # POST a Connect JSON call; prints "<http status> <body>".
 connect_call() {
 	local url=$1 body=$2 out
-	out=$(curl -s --max-time 5 -H 'content-type: application/json' -d "$body" -w '\n%{http_code}' "$url") || true
+	out=$(curl -s ${CURL_K:-} --max-time 5 -H 'content-type: application/json' -d "$body" -w '\n%{http_code}' "$url") || true
 	echo "${out##*$'\n'} ${out%$'\n'*}"
 }
 
@@ -153,9 +173,15 @@ echo
 printf '%-12s %-24s %-8s %-8s %s\n' service address healthz readyz grpc.health.v1.Health/Check
 for name in "${services[@]}"; do
 	url=$(http_base "${addr[$name]}")
-	hz=$(curl -s --max-time 5 "$url/healthz" || echo "error")
-	rz=$(curl -s --max-time 5 "$url/readyz" || echo "error")
-	check=$(connect_call "$url/grpc.health.v1.Health/Check" '{}')
+	k=()
+	if [[ $tls_services == *" $name "* ]]; then
+		# Before bootstrap there is no root CA to pin yet: -k for the health table only.
+		url=https://${url#http://}
+		k=(-k)
+	fi
+	hz=$(curl -s "${k[@]}" --max-time 5 "$url/healthz" || echo "error")
+	rz=$(curl -s "${k[@]}" --max-time 5 "$url/readyz" || echo "error")
+	check=$(CURL_K="${k[*]}" connect_call "$url/grpc.health.v1.Health/Check" '{}')
 	printf '%-12s %-24s %-8s %-8s %s\n' "$name" "${addr[$name]}" "${hz%$'\n'}" "${rz%$'\n'}" "${check#* }"
 	[[ $hz == ok && $rz == ready && $check == '200 {"status":"SERVING"}' ]] || healthy=0
 done
@@ -199,6 +225,38 @@ verify=$(connect_call "$at/dstack.attest.v1.Attest/Verify" \
 echo "  the same request without allowDevRoot (the strict default policy):"
 echo "  -> ${verify%% *} $(verdict_summary "$verify")"
 [[ $verify == 200* && $verify == *ERR_ATTEST_DEV_ROOT* ]] || healthy=0
+echo
+
+# The KMS: bootstrap root keys (admin, over its unix socket), then talk to it over TLS pinned to its root CA.
+ks=$state/kms-admin.sock
+kms_https=https://kms.localhost:${addr[kms]##*:}
+resolve=(--resolve "kms.localhost:${addr[kms]##*:}:${host}")
+echo "KMS (root keys sealed with a SIMULATED key file; admin methods on $ks):"
+status=$(curl -s --max-time 5 --unix-socket "$ks" -H 'content-type: application/json' -d '{}' \
+	http://localhost/dstack.kms.v1.KmsAdmin/Status)
+if [[ $status == *KMS_STATE_UNINITIALIZED* ]]; then
+	echo "  curl --unix-socket $ks -d '{\"domain\":\"kms.localhost\"}' http://localhost/dstack.kms.v1.KmsAdmin/Bootstrap"
+	out=$(curl -s --max-time 10 --unix-socket "$ks" -H 'content-type: application/json' -d '{"domain":"kms.localhost"}' \
+		http://localhost/dstack.kms.v1.KmsAdmin/Bootstrap)
+	echo "  -> $(grep -o '"k256Pubkey":"[^"]*"' <<<"$out")"
+	[[ $out == *k256Pubkey* ]] || healthy=0
+else
+	echo "  already bootstrapped (state in $state/kms-state)"
+fi
+curl -s -k --max-time 5 "${resolve[@]}" -H 'content-type: application/json' -d '{}' \
+	"$kms_https/dstack.kms.v1.Kms/GetTempCaCert" | grep -o '"caCert":"[^"]*"' | sed 's/"caCert":"//; s/"$//; s/\\n/\n/g' >"$state/kms-root-ca.pem"
+echo "  GetMeta over TLS, verifying the KMS's RPC certificate against its root CA:"
+echo "  curl --cacert $state/kms-root-ca.pem $kms_https/dstack.kms.v1.Kms/GetMeta"
+out=$(curl -s --max-time 5 --cacert "$state/kms-root-ca.pem" "${resolve[@]}" -H 'content-type: application/json' -d '{}' \
+	"$kms_https/dstack.kms.v1.Kms/GetMeta")
+echo "  -> $(grep -o '"k256Pubkey":"[^"]*"\|"isDev":[a-z]*\|"currentEpoch":[0-9]*' <<<"$out" | awk '!seen[$0]++' | tr '\n' ' ')"
+[[ $out == *k256Pubkey* ]] || healthy=0
+app=q83vASNFZ4mrze8BI0VniavN7wE=
+out=$(curl -s --max-time 5 --cacert "$state/kms-root-ca.pem" "${resolve[@]}" -H 'content-type: application/json' \
+	-d "{\"appId\":\"$app\"}" "$kms_https/dstack.kms.v1.Kms/GetAppEnvEncryptPubKey")
+echo "  GetAppEnvEncryptPubKey (X25519 key to encrypt an app's env to, signed by the root k256 key):"
+echo "  -> $(grep -o '"publicKey":"[^"]*"' <<<"$out")"
+[[ $out == *publicKey* ]] || healthy=0
 echo
 
 if ((healthy == 0)); then

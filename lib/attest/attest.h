@@ -90,6 +90,16 @@ struct attest_trust {
 	X509 *amd_dev_ark;           /* the simulator's development ARK, or NULL */
 };
 
+/*
+ * The pinned Intel SGX Root CA and AMD ARKs (Milan, Genoa, Turin), plus the
+ * simulator's development roots only when a path is given (DER or PEM, at
+ * most 64 KiB; ERR_CONFIG with a static *detail). Read once at start (the
+ * only file access in lib/attest). Free with attest_trust_free.
+ */
+err_t attest_trust_load(struct attest_trust *t, const char *dev_root_path, const char *dev_ark_path,
+			const char **detail) MUST_CHECK;
+void attest_trust_free(struct attest_trust *t);
+
 enum attest_snp_product { SNP_PRODUCT_UNKNOWN = 0, SNP_PRODUCT_MILAN, SNP_PRODUCT_GENOA, SNP_PRODUCT_TURIN };
 
 /* One status with its advisory IDs (strings in the verdict's arena). */

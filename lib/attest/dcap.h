@@ -366,9 +366,15 @@ struct dcap_vcoll {
 	X509_STORE *store;                    /* anchor + both CRLs: full PCK chain checks */
 	X509_STORE *store_pck_ca;             /* pck_ca as a (partial-chain) anchor: the fast path */
 	STACK_OF(X509) *pck_chain_override;   /* collateral pck_certificate_chain, or NULL */
-	/* DER of pck_ca, the anchor and pck_ca's subject, and pck_ca's SKID (arena): the first-seen fast path. */
-	const uint8_t *pck_ca_der, *anchor_der, *pck_ca_subject, *pck_ca_skid;
-	size_t pck_ca_der_len, anchor_der_len, pck_ca_subject_len, pck_ca_skid_len;
+	/*
+	 * For the PCK leaf fast path (arena): the canonical PEM blocks of pck_ca
+	 * and the anchor (what a quote's chain must carry, byte for byte), the
+	 * DER of pck_ca's subject and pck_ca's SKID.
+	 */
+	const char *pck_ca_pem, *anchor_pem;
+	size_t pck_ca_pem_len, anchor_pem_len;
+	const uint8_t *pck_ca_subject, *pck_ca_skid;
+	size_t pck_ca_subject_len, pck_ca_skid_len;
 	struct dcap_window win[DCAP_MAX_WINDOWS];
 	size_t n_win;
 	uint64_t expires_at;                  /* earliest end of any window */

@@ -2,6 +2,7 @@
 /* Parsing, validation and RTMR replay of dstack's JSON event log and of the CCEL binary boot log. */
 #include "eventlog.h"
 
+#include <inttypes.h>
 #include <string.h>
 
 #include "crypto.h"
@@ -703,4 +704,90 @@ size_t attest_eventlog_count(const struct attest_eventlog *log, const char *name
 	for (size_t i = 0; i < log->n_trusted; i++)
 		k += (size_t)is_named(&log->events[i], name, len);
 	return k;
+}
+
+/* ---- writer ---- */
+
+/* Strict UTF-8 (no overlongs, no surrogates, nothing above U+10FFFF). */
+static int is_utf8(const uint8_t *s, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		uint8_t c = s[i];
+		size_t k;
+
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if (c < 0xc2 || c > 0xf4)
+			return 0;
+		k = c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
+		if (n - i < k)
+			return 0;
+		for (size_t j = 1; j < k; j++) {
+			if ((s[i + j] & 0xc0) != 0x80)
+				return 0;
+		}
+		if ((c == 0xe0 && s[i + 1] < 0xa0) || (c == 0xed && s[i + 1] >= 0xa0) ||
+		    (c == 0xf0 && s[i + 1] < 0x90) || (c == 0xf4 && s[i + 1] >= 0x90))
+			return 0;
+		i += k;
+	}
+	return 1;
+}
+
+static void put_hex_string(struct buf_writer *w, const uint8_t *p, size_t n)
+{
+	char *dst;
+
+	/* n is the length of an object in memory, so 2n + 1 cannot wrap. */
+	buf_put_u8(w, '"');
+	dst = (char *)buf_reserve(w, 2 * n + 1);
+	if (dst) {
+		hex_encode(dst, p, n);
+		buf_commit(w, 2 * n);
+	}
+	buf_put_u8(w, '"');
+}
+
+static int is_acpi_marker(const struct attest_event *e)
+{
+	return e->imr == 0 && e->event_type == 10 && e->payload_len == 9 && memcmp(e->payload, "ACPI DATA", 9) == 0;
+}
+
+err_t attest_event_put_json(const struct attest_event *e, int keep_boot_payload, struct buf_writer *w)
+{
+	int runtime = e->imr == 3 && e->event_type == ATTEST_RUNTIME_EVENT_TYPE;
+	int with_payload = runtime || keep_boot_payload || is_acpi_marker(e);
+	err_t rc = ERR_OK;
+
+	if ((e->name_len && !e->name) || (e->payload_len && !e->payload))
+		return ERR_INVALID_ARG;
+	if (e->name_len && !is_utf8((const uint8_t *)e->name, e->name_len))
+		return ERR_INVALID_ARG;
+	buf_printf(w, "{\"imr\":%" PRIu32 ",\"event_type\":%" PRIu32 ",\"digest\":", e->imr, e->event_type);
+	put_hex_string(w, e->digest, ATTEST_RTMR_LEN);
+	buf_put_str(w, ",\"event\":");
+	json_put_string(w, e->name_len ? e->name : "", e->name_len);
+	buf_put_str(w, ",\"event_payload\":");
+	put_hex_string(w, e->payload, with_payload ? e->payload_len : 0);
+	if (runtime && e->version == 2) {
+		struct buf_writer pre;
+
+		if (e->name_len > ATTEST_EVENTLOG_MAX_NAME || e->payload_len > ATTEST_EVENTLOG_MAX_PAYLOAD)
+			return ERR_PROTO_TOO_LARGE;
+		buf_writer_init(&pre, V2_PREIMAGE_MAX);
+		rc = attest_event_preimage_v2(e->name_len ? e->name : "", e->name_len, e->payload, e->payload_len, &pre);
+		if (rc == ERR_OK) {
+			buf_put_str(w, ",\"version\":2,\"preimage\":");
+			put_hex_string(w, pre.p, pre.len);
+		}
+		buf_writer_free(&pre);
+		if (rc != ERR_OK)
+			return rc;
+	}
+	buf_put_u8(w, '}');
+	return buf_writer_status(w);
 }

@@ -138,4 +138,20 @@ err_t attest_event_preimage_v2(const char *name, size_t name_len, const uint8_t 
 err_t attest_event_digest_v2(const char *name, size_t name_len, const uint8_t *payload, size_t payload_len,
 			     uint8_t out[ATTEST_RTMR_LEN]) MUST_CHECK;
 
+/*
+ * Append one event as the TdxEvent JSON object that attest_eventlog_parse_json
+ * accepts and replays to the same value:
+ *   {"imr":I,"event_type":T,"digest":"<hex of e->digest>","event":"<name>","event_payload":"<hex>"}
+ * and, for a V2 runtime event, ,"version":2,"preimage":"<hex of the JCS preimage>".
+ * Runtime events (IMR 3, type 0x08000001) always carry their payload, since a
+ * verifier recomputes their digest from it. Boot events (IMR 0-2) carry it
+ * only with `keep_boot_payload` or when it is one of RTMR0's "ACPI DATA"
+ * markers (type 10), as dstack's GetQuote does; their digest is what the
+ * firmware extended. `e->digest` must be the value extended (as the parsers
+ * and attest_eventlog_from_events set it). The name must be valid UTF-8
+ * (ERR_INVALID_ARG otherwise: JSON could not carry it unchanged).
+ * Errors from w (sticky), ERR_PROTO_TOO_LARGE for a V2 event past the caps.
+ */
+err_t attest_event_put_json(const struct attest_event *e, int keep_boot_payload, struct buf_writer *w) MUST_CHECK;
+
 #endif

@@ -39,6 +39,8 @@ typedef enum err {
 	ERR_PROTO_ENCODING = -212,
 	ERR_PROTO_COMPRESSED = -213,
 	ERR_PROTO_HEADER = -214,
+	ERR_PROTO_SIGNATURE = -215,
+	ERR_PROTO_DECRYPT = -216,
 
 	/* ATTEST: evidence failed verification; each code names the check that failed. */
 	ERR_ATTEST = -300,
@@ -92,6 +94,15 @@ typedef enum err {
 	ERR_ATTEST_COLLATERAL_MISSING = -348,
 	ERR_ATTEST_PRODUCT = -349,
 	ERR_ATTEST_TCB_EVAL_NUMBER = -350,
+	/* RA-TLS certificates (lib/ratls): the step of the certificate check that failed. */
+	ERR_RATLS_NO_EVIDENCE = -360,
+	ERR_RATLS_EVIDENCE_FORMAT = -361,
+	ERR_RATLS_UNSUPPORTED = -362,
+	ERR_RATLS_BINDING = -363,
+	ERR_RATLS_RTMR3_MISMATCH = -364,
+	ERR_RATLS_POLICY = -365,
+	ERR_RATLS_CERT_EXPIRED = -366,
+	ERR_RATLS_COLLATERAL_UNAVAILABLE = -367,
 
 	/* POLICY: well-formed input that policy refuses. */
 	ERR_POLICY = -400,
@@ -119,6 +130,7 @@ typedef enum err {
 	ERR_OVERLOADED = -609,
 	ERR_SHUTTING_DOWN = -610,
 	ERR_CRYPTO = -611,
+	ERR_KEY_RANGE = -612,
 
 	/* USAGE: the caller or the operator asked for something invalid. */
 	ERR_USAGE = -700,

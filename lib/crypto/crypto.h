@@ -54,4 +54,13 @@ STACK_OF(X509) *pem_certs_parse(const char *pem, size_t len);
 X509 *x509_from_bytes(const void *p, size_t n);
 X509_CRL *x509_crl_from_bytes(const void *p, size_t n);
 
+/*
+ * ec_p256_pubkey_from_xy, faster: the curve parameters are copied from
+ * `like` (any P-256 key; borrowed, only read, so it may be shared between
+ * threads) instead of being rebuilt. Accepts and rejects exactly the points
+ * ec_p256_pubkey_from_xy does; a NULL or non-P-256 `like` falls back to it.
+ * Caller frees.
+ */
+EVP_PKEY *ec_p256_pubkey_from_xy_like(const EVP_PKEY *like, const uint8_t xy[64]);
+
 #endif

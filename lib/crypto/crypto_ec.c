@@ -262,3 +262,40 @@ out:
 	BN_free(y);
 	return err;
 }
+
+/*
+ * ec_p256_pubkey_from_xy, with the group copied from `like` instead of
+ * rebuilt: EVP_PKEY_fromdata with a group name constructs a new EC_GROUP
+ * every time (field and order Montgomery contexts, generator), which in
+ * OpenSSL 3.0 costs about as much as the rest of the key. Copying the
+ * parameters of a key we already hold shares the curve's precomputation.
+ * The point is decoded by the provider's EC_KEY_oct2key (must be on the
+ * curve) and then passes the same quick public-key check as above, so the
+ * keys accepted are exactly those of ec_p256_pubkey_from_xy.
+ */
+EVP_PKEY *ec_p256_pubkey_from_xy_like(const EVP_PKEY *like, const uint8_t xy[64])
+{
+	uint8_t point[1 + 64];
+	EVP_PKEY *key = NULL, *ret = NULL;
+	EVP_PKEY_CTX *chk = NULL;
+
+	if (!like || key_curve(UNCONST(like)) != &curve_p256)
+		return ec_p256_pubkey_from_xy(xy);
+	point[0] = 0x04;   /* uncompressed SEC1 point */
+	memcpy(point + 1, xy, 64);
+	key = EVP_PKEY_new();
+	if (!key || EVP_PKEY_copy_parameters(key, like) != 1 ||
+	    EVP_PKEY_set1_encoded_public_key(key, point, sizeof(point)) != 1)
+		goto out;
+	chk = EVP_PKEY_CTX_new_from_pkey(NULL, key, NULL);
+	if (!chk || EVP_PKEY_public_check_quick(chk) != 1)
+		goto out;
+	ret = key;
+	key = NULL;
+out:
+	if (!ret)
+		ERR_clear_error();
+	EVP_PKEY_CTX_free(chk);
+	EVP_PKEY_free(key);
+	return ret;
+}

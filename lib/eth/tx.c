@@ -2,13 +2,11 @@
 /* RLP encoding and canonical decoding, addresses, and legacy/EIP-1559 transaction signing with libsecp256k1. */
 #include "tx.h"
 
-#include <secp256k1.h>
-#include <secp256k1_recovery.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "crypto.h"
 #include "enc.h"
+#include "k256.h"
 
 #define TX_MAX_ENCODED ((size_t)16 << 20)
 
@@ -159,22 +157,6 @@ void eth_u256_from_u64(uint8_t out[32], uint64_t x)
 		out[31 - i] = (uint8_t)(x >> (8 * i));
 }
 
-/* A signing context, randomised against side channels; NULL on failure. */
-static secp256k1_context *ctx_new(void)
-{
-	secp256k1_context *ctx = secp256k1_context_create(SECP256K1_CONTEXT_NONE);
-	uint8_t seed[32];
-
-	if (!ctx)
-		return NULL;
-	if (getrandom(seed, sizeof(seed), 0) != (ssize_t)sizeof(seed) || !secp256k1_context_randomize(ctx, seed)) {
-		secp256k1_context_destroy(ctx);
-		ctx = NULL;
-	}
-	secure_wipe(seed, sizeof(seed));
-	return ctx;
-}
-
 err_t eth_key_from_hex(const char *s, size_t len, uint8_t key[ETH_KEY_LEN])
 {
 	size_t n = 0;
@@ -184,7 +166,7 @@ err_t eth_key_from_hex(const char *s, size_t len, uint8_t key[ETH_KEY_LEN])
 		secure_wipe(key, ETH_KEY_LEN);
 		return e == ERR_OK || e == ERR_PROTO_TOO_LARGE ? ERR_PROTO_ENCODING : e;
 	}
-	if (!secp256k1_ec_seckey_verify(secp256k1_context_static, key)) {
+	if (!k256_secret_is_valid(key)) {
 		secure_wipe(key, ETH_KEY_LEN);
 		return ERR_CRYPTO;
 	}
@@ -193,24 +175,7 @@ err_t eth_key_from_hex(const char *s, size_t len, uint8_t key[ETH_KEY_LEN])
 
 err_t eth_address_from_key(const uint8_t key[ETH_KEY_LEN], uint8_t addr[ETH_ADDRESS_LEN])
 {
-	secp256k1_context *ctx = NULL;
-	secp256k1_pubkey pub;
-	uint8_t ser[65], h[32];
-	size_t n = sizeof(ser);
-	err_t e = ERR_CRYPTO;
-
-	if (!(ctx = ctx_new()))
-		goto out;
-	if (!secp256k1_ec_pubkey_create(ctx, &pub, key) ||
-	    !secp256k1_ec_pubkey_serialize(ctx, ser, &n, &pub, SECP256K1_EC_UNCOMPRESSED) || n != 65)
-		goto out;
-	keccak256(ser + 1, 64, h);
-	memcpy(addr, h + 12, ETH_ADDRESS_LEN);
-	e = ERR_OK;
-out:
-	if (ctx)
-		secp256k1_context_destroy(ctx);
-	return e;
+	return k256_address_of_secret(key, addr) == ERR_OK ? ERR_OK : ERR_CRYPTO;
 }
 
 void eth_contract_address(const uint8_t sender[ETH_ADDRESS_LEN], uint64_t nonce, uint8_t out[ETH_ADDRESS_LEN])
@@ -317,42 +282,32 @@ err_t eth_tx_signing_hash(const struct eth_tx *tx, uint8_t hash[ETH_HASH_LEN])
 err_t eth_tx_sign(const struct eth_tx *tx, const uint8_t key[ETH_KEY_LEN], struct buf_writer *raw,
 		  uint8_t tx_hash[ETH_HASH_LEN])
 {
-	secp256k1_context *ctx = NULL;
-	secp256k1_ecdsa_recoverable_signature sig;
 	struct buf_writer items;
-	uint8_t hash[32], rs[64];
+	uint8_t hash[32], sig[K256_SIG_LEN];
 	size_t start = raw->len;
-	int recid = 0;
 	err_t e;
 
 	buf_writer_init(&items, TX_MAX_ENCODED);
 	if ((e = eth_tx_signing_hash(tx, hash)) != ERR_OK)
 		goto out;
-	e = ERR_CRYPTO;
-	if (!(ctx = ctx_new()))
+	/* RFC 6979 with low s (EIP-2); sig[64] is the recovery id 0/1. */
+	if (k256_sign(key, hash, sig) != ERR_OK) {
+		e = ERR_CRYPTO;
 		goto out;
-	if (!secp256k1_ec_seckey_verify(ctx, key))
-		goto out;
-	/* NULL nonce function: RFC 6979; libsecp256k1 always returns low s. */
-	if (!secp256k1_ecdsa_sign_recoverable(ctx, &sig, hash, key, NULL, NULL) ||
-	    !secp256k1_ecdsa_recoverable_signature_serialize_compact(ctx, rs, &recid, &sig) || recid < 0 || recid > 1)
-		goto out;
+	}
 	put_body(&items, tx);
 	if (tx->type == ETH_TX_LEGACY)
-		rlp_put_uint(&items, tx->chain_id * 2 + 35 + (uint64_t)recid);
+		rlp_put_uint(&items, tx->chain_id * 2 + 35 + (uint64_t)sig[64]);
 	else
-		rlp_put_uint(&items, (uint64_t)recid);
-	rlp_put_uint256(&items, rs);
-	rlp_put_uint256(&items, rs + 32);
+		rlp_put_uint(&items, (uint64_t)sig[64]);
+	rlp_put_uint256(&items, sig);
+	rlp_put_uint256(&items, sig + 32);
 	if ((e = wrap(tx, &items, raw)) != ERR_OK)
 		goto out;
 	if (tx_hash)
 		keccak256(raw->p + start, raw->len - start, tx_hash);
 out:
-	if (ctx)
-		secp256k1_context_destroy(ctx);
-	secure_wipe(&sig, sizeof(sig));
-	secure_wipe(rs, sizeof(rs));
+	secure_wipe(sig, sizeof(sig));
 	secure_wipe(hash, sizeof(hash));
 	buf_writer_free(&items);
 	return e;

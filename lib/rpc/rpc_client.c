@@ -75,7 +75,8 @@ struct rpc_client {
 	char *url_prefix;                  /* "scheme://authority[/prefix]" without a trailing '/' */
 	char *unix_path;                   /* unix:// sockets; NULL otherwise */
 	char *cert_file, *key_file, *ca_file;
-	struct tls_opts tls;               /* points at the copies above; verifier borrowed */
+	struct tls_opts tls;               /* points at the copies above and holds references on the in-memory
+					      cert, key, chain and CA store; verifier borrowed */
 	char *auth_header;                 /* "authorization: Bearer ..."; secret, wiped on free */
 	uint32_t timeout_ms, connect_timeout_ms, backoff_ms;
 	unsigned max_retries;
@@ -677,6 +678,10 @@ static void client_destroy(struct rpc_client *c)
 	free(c->cert_file);
 	free(c->key_file);
 	free(c->ca_file);
+	X509_free(c->tls.cert);
+	EVP_PKEY_free(c->tls.key);
+	sk_X509_pop_free(c->tls.chain, X509_free);
+	X509_STORE_free(c->tls.ca_store);
 	free_secret(c->auth_header);
 	free(c);
 }
@@ -767,6 +772,26 @@ static struct rpc_client *client_new(struct event_base *base, const struct rpc_c
 
 	e = ERR_NOMEM;
 	c->tls = o->tls;
+	/* In-memory credentials: our own references, so the caller may free theirs after this returns. */
+	c->tls.cert = NULL;
+	c->tls.key = NULL;
+	c->tls.chain = NULL;
+	c->tls.ca_store = NULL;
+	if ((o->tls.cert != NULL) != (o->tls.key != NULL)) {
+		e = ERR_INVALID_ARG;
+		goto fail;
+	}
+	if (o->tls.cert && X509_up_ref(o->tls.cert))
+		c->tls.cert = o->tls.cert;
+	if (o->tls.key && EVP_PKEY_up_ref(o->tls.key))
+		c->tls.key = o->tls.key;
+	if (o->tls.chain)
+		c->tls.chain = X509_chain_up_ref(o->tls.chain);
+	if (o->tls.ca_store && X509_STORE_up_ref(o->tls.ca_store))
+		c->tls.ca_store = o->tls.ca_store;
+	if ((o->tls.cert && !c->tls.cert) || (o->tls.key && !c->tls.key) || (o->tls.chain && !c->tls.chain) ||
+	    (o->tls.ca_store && !c->tls.ca_store))
+		goto fail;
 	if ((o->tls.cert_file && !(c->cert_file = xstrdup(o->tls.cert_file))) ||
 	    (o->tls.key_file && !(c->key_file = xstrdup(o->tls.key_file))) ||
 	    (o->tls.ca_file && !(c->ca_file = xstrdup(o->tls.ca_file))))

@@ -50,6 +50,7 @@ enum rpc_code rpc_code_from_err(int err)
 	case ERR_UNAVAILABLE:
 	case ERR_SHUTTING_DOWN:
 	case ERR_POLICY_STALE:
+	case ERR_RATLS_COLLATERAL_UNAVAILABLE:   /* retry once the collateral is fetched */
 		return RPC_UNAVAILABLE;
 	case ERR_DEADLINE:
 		return RPC_DEADLINE_EXCEEDED;

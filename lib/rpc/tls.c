@@ -93,11 +93,28 @@ static int on_cert_verify(X509_STORE_CTX *sctx, void *arg)
 	}
 	if (!v || !v->verify)
 		return ok;
-	if (v->verify(v->arg, leaf, X509_STORE_CTX_get0_untrusted(sctx), p) != ERR_OK) {
+	if (v->verify(v->arg, leaf, X509_STORE_CTX_get0_untrusted(sctx), p) != ERR_OK)
+		ok = -1;
+	/* No peer record to keep it (libcurl's connections): what the hook attached goes now. */
+	if (p == &scratch && p->data && v->free_data)
+		v->free_data(v->arg, p->data);
+	if (ok < 0) {
 		X509_STORE_CTX_set_error(sctx, X509_V_ERR_APPLICATION_VERIFICATION);
 		return 0;
 	}
 	X509_STORE_CTX_set_error(sctx, X509_V_OK);
+	return 1;
+}
+
+/* In-memory certificate, key and chain (tls_opts.cert/key/chain) into ctx; the context takes references. */
+static int use_memory_creds(SSL_CTX *ctx, const struct tls_opts *o)
+{
+	if (SSL_CTX_use_certificate(ctx, o->cert) != 1 || SSL_CTX_use_PrivateKey(ctx, o->key) != 1 ||
+	    SSL_CTX_check_private_key(ctx) != 1)
+		return 0;
+	for (int i = 0; o->chain && i < sk_X509_num(o->chain); i++)
+		if (SSL_CTX_add1_chain_cert(ctx, sk_X509_value(o->chain, i)) != 1)
+			return 0;
 	return 1;
 }
 
@@ -119,11 +136,20 @@ SSL_CTX *tls_server_ctx_new(const struct tls_opts *o, const char **detail)
 
 	pthread_once(&idx_once, init_indexes);
 	*detail = NULL;
-	if (!o->cert_file || !o->key_file) {
+	if (o->cert || o->key) {
+		if (!o->cert || !o->key || o->cert_file || o->key_file) {
+			*detail = "in-memory TLS credentials need both cert and key, and no files";
+			goto fail;
+		}
+	} else if (!o->cert_file || !o->key_file) {
 		*detail = "a TLS listener needs tls.cert and tls.key";
 		goto fail;
 	}
-	if (!key_file_private(o->key_file)) {
+	if (o->ca_file && o->ca_store) {
+		*detail = "give the client CA as a file or as a store, not both";
+		goto fail;
+	}
+	if (o->key_file && !key_file_private(o->key_file)) {
 		*detail = "tls.key is missing or readable by group/others";
 		goto fail;
 	}
@@ -135,20 +161,29 @@ SSL_CTX *tls_server_ctx_new(const struct tls_opts *o, const char **detail)
 	SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION | SSL_OP_CIPHER_SERVER_PREFERENCE);
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
-	if (SSL_CTX_use_certificate_chain_file(ctx, o->cert_file) != 1) {
-		*detail = "cannot load tls.cert";
-		goto fail;
-	}
-	if (SSL_CTX_use_PrivateKey_file(ctx, o->key_file, SSL_FILETYPE_PEM) != 1 ||
-	    SSL_CTX_check_private_key(ctx) != 1) {
-		*detail = "cannot load tls.key or it does not match tls.cert";
-		goto fail;
+	if (o->cert) {
+		if (!use_memory_creds(ctx, o)) {
+			*detail = "the in-memory TLS key does not match the certificate";
+			goto fail;
+		}
+	} else {
+		if (SSL_CTX_use_certificate_chain_file(ctx, o->cert_file) != 1) {
+			*detail = "cannot load tls.cert";
+			goto fail;
+		}
+		if (SSL_CTX_use_PrivateKey_file(ctx, o->key_file, SSL_FILETYPE_PEM) != 1 ||
+		    SSL_CTX_check_private_key(ctx) != 1) {
+			*detail = "cannot load tls.key or it does not match tls.cert";
+			goto fail;
+		}
 	}
 	if (o->ca_file && SSL_CTX_load_verify_locations(ctx, o->ca_file, NULL) != 1) {
 		*detail = "cannot load tls.client_ca";
 		goto fail;
 	}
-	if (o->ca_file || o->verifier || o->require_peer_cert) {
+	if (o->ca_store)
+		SSL_CTX_set1_cert_store(ctx, o->ca_store);
+	if (o->ca_file || o->ca_store || o->verifier || o->require_peer_cert) {
 		int mode = SSL_VERIFY_PEER | (o->require_peer_cert ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0);
 		SSL_CTX_set_verify(ctx, mode, NULL);
 		SSL_CTX_set_cert_verify_callback(ctx, on_cert_verify, UNCONST(o->verifier));
@@ -171,8 +206,17 @@ err_t tls_client_ctx_apply(SSL_CTX *ctx, const struct tls_opts *o)
 	pthread_once(&idx_once, init_indexes);
 	if (SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION) != 1)
 		return ERR_IO_TLS;
+	if ((o->cert != NULL) != (o->key != NULL))
+		return ERR_INVALID_ARG;
+	if (o->cert && !use_memory_creds(ctx, o)) {
+		ERR_clear_error();
+		return ERR_IO_TLS;
+	}
 	if (o->insecure_skip_verify)
 		return ERR_OK;
+	/* After libcurl loaded its CA file: the caller's store replaces it (a reference, never a copy). */
+	if (o->ca_store)
+		SSL_CTX_set1_cert_store(ctx, o->ca_store);
 	if (o->verifier) {
 		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
 		SSL_CTX_set_cert_verify_callback(ctx, on_cert_verify, UNCONST(o->verifier));

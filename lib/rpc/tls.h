@@ -39,6 +39,17 @@ struct tls_opts {
 	int require_peer_cert;          /* server: refuse clients without a certificate */
 	int insecure_skip_verify;       /* client: accept any server (tests only; logged loudly) */
 	const struct tls_verifier *verifier;  /* optional; borrowed, must outlive the context */
+	/*
+	 * In-memory credentials, alternatives to the files above (RA-TLS keys
+	 * never touch the disk). cert + key replace cert_file + key_file; chain
+	 * (intermediates sent after the leaf) may be NULL; ca_store replaces
+	 * ca_file (giving both is an error). All borrowed: a context takes its
+	 * own references, and rpc_client up-references them for its lifetime.
+	 */
+	X509 *cert;
+	EVP_PKEY *key;
+	STACK_OF(X509) *chain;
+	X509_STORE *ca_store;
 };
 
 /*
@@ -49,8 +60,10 @@ SSL_CTX *tls_server_ctx_new(const struct tls_opts *o, const char **detail);
 
 /*
  * Apply client settings to a context someone else created (libcurl's, from
- * CURLOPT_SSL_CTX_FUNCTION): TLS 1.3 minimum and the verifier hook. The CA,
- * certificate and key are set through libcurl's own options.
+ * CURLOPT_SSL_CTX_FUNCTION): TLS 1.3 minimum, the in-memory client
+ * certificate, key and chain and the in-memory CA store when given, and the
+ * verifier hook. File-based CA, certificate and key are set through
+ * libcurl's own options.
  */
 err_t tls_client_ctx_apply(SSL_CTX *ctx, const struct tls_opts *o) MUST_CHECK;
 

@@ -326,6 +326,13 @@ static struct rpc_server_opts server_opts(const struct svc_env *env)
 	return o;
 }
 
+void svc_set_tls_ctx(struct svc_env *env, SSL_CTX *ctx)
+{
+	if (env->state->tls)
+		SSL_CTX_free(env->state->tls);
+	env->state->tls = ctx;
+}
+
 static err_t setup_tls(struct svc_state *st)
 {
 	const struct svc_common_config *c = &st->cfg.common;

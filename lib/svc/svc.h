@@ -126,6 +126,14 @@ err_t svc_add_service(struct svc_env *env, const struct rpc_service_def *def, co
 /* Add a readiness check consulted by /readyz. `name` (static) and `arg` are borrowed. At most 16. */
 err_t svc_add_ready_check(struct svc_env *env, const char *name, svc_ready_fn fn, void *arg) MUST_CHECK;
 
+/*
+ * Serve TCP listeners with `ctx` instead of the context built from tls.*
+ * (for services whose certificate lives in memory, e.g. RA-TLS). Call from
+ * init; takes ownership. The service may keep a pointer and change the
+ * certificate later (new connections pick it up).
+ */
+void svc_set_tls_ctx(struct svc_env *env, SSL_CTX *ctx);
+
 /* 1 while the process drains after SIGTERM/SIGINT. */
 int svc_draining(const struct svc_env *env);
 

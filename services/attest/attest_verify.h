@@ -268,16 +268,6 @@ int attest_verifier_verify(struct attest_verifier *vf, const Dstack__Attest__V1_
 			   struct arena *a, attest_verify_cb cb, void *arg, Dstack__Common__V1__Verdict **out,
 			   const char **detail) MUST_CHECK;
 
-/*
- * Trust anchors: the pinned Intel SGX Root CA and AMD ARKs (Milan, Genoa,
- * Turin), plus the simulator's development roots only when a path is given
- * (DER or PEM, at most 64 KiB; ERR_IO_FILE / ERR_CONFIG with a static
- * *detail). Free with attest_trust_free.
- */
-err_t attest_trust_load(struct attest_trust *t, const char *dev_root_path, const char *dev_ark_path,
-			const char **detail) MUST_CHECK;
-void attest_trust_free(struct attest_trust *t);
-
 /* The service's verification state (attest_rpc.c). */
 struct attest_verify_state {
 	struct attest_trust trust;           /* owned references */

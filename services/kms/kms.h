@@ -3,6 +3,9 @@
 #ifndef DS_KMS_H
 #define DS_KMS_H
 
+#include "dstack/kms/v1/kms.pb-c.h"
+#include "kms_keyholder.h"
+#include "kms_store.h"
 #include "svc.h"
 
 /* Filled once from the config file; read-only afterwards. */
@@ -10,6 +13,19 @@ struct kms_config {
 	const char *state_dir;      /* state_dir: sealed root keys, epochs, audit records */
 	const char *registry_url;   /* registry.url: where boots are authorised ("" = unset) */
 	const char *attest_url;     /* attest.url: where collateral comes from ("" = unset) */
+	const char *seal_provider;  /* seal.provider: how root keys are sealed at rest ("sim" or "" = none) */
+	const char *dev_root;       /* trust.dev_root: the simulator's Intel root (DEVELOPMENT ONLY), or NULL */
+	const char *dev_ark;        /* trust.dev_ark: the simulator's AMD ARK (DEVELOPMENT ONLY), or NULL */
+	const char *collateral_file;/* collateral.file: DCAP collateral (dcap-qvl JSON) loaded at start, or NULL */
+};
+
+/* The public parts of the root state, as the key holder last reported them (kms_pub_refresh). */
+struct kms_pub {
+	struct arena mem;
+	Dstack__Kms__Internal__V1__KhStatusResponse *st;  /* the key holder's status (no secrets) */
+	const kms_root_epoch *current;                     /* NULL while uninitialised */
+	char *ca_cert_pem;                                 /* current epoch's root CA */
+	char *tmp_ca_cert_pem, *tmp_ca_key_pem;            /* the temp client CA: handed out, not a root secret */
 };
 
 /* The service's private state, env->priv; owned by kms_init / kms_fini. */
@@ -18,7 +34,43 @@ struct kms_env {
 	const struct kms_config *cfg;      /* borrowed: env->config */
 	struct rpc_service_def kms_def;    /* dstack.kms.v1.Kms; ctx = this */
 	struct rpc_service_def admin_def;  /* dstack.kms.v1.KmsAdmin; ctx = this */
+	struct kms_kh *kh;                 /* the key-holder process */
+	struct kms_pub *pub;               /* public parts of the root state, refreshed after every change */
+	struct kms_tls *tls;               /* RPC certificate and the RA-TLS verifier of client certificates */
+	struct kms_authz *authz;           /* the registry client */
+	uint64_t keys_released, keys_denied;
 };
+
+/* --- kms_tls.c --- */
+/* Trust anchors, collateral, verifier, RPC key and TLS context (handed to lib/svc). */
+err_t kms_tls_init(struct kms_env *k, const char **detail) MUST_CHECK;
+/* Reissue the RPC certificate and the client CA after the root state changed. */
+err_t kms_tls_refresh(struct kms_env *k, const char **detail) MUST_CHECK;
+void kms_tls_free(struct kms_tls *t);
+struct ratls_stats;
+/* Counters of the client-certificate verifier. */
+void kms_tls_stats(const struct kms_env *k, struct ratls_stats *out);
+
+/* --- kms_public.c: the network side's view of the root state --- */
+
+/* Re-read the public state from the key holder (after start and after every change). */
+err_t kms_pub_refresh(struct kms_env *k, const char **detail) MUST_CHECK;
+void kms_pub_free(struct kms_pub *p);
+/* EpochInfo of every epoch (public parts), in mem. */
+err_t kms_epoch_infos(const struct kms_env *k, struct arena *mem, Dstack__Kms__V1__EpochInfo ***out,
+		      size_t *n) MUST_CHECK;
+/* Dev mode: some part of this node is simulated (the seal provider). */
+int kms_is_dev(const struct kms_env *k);
+int kms_on_get_meta(struct rpc_call *call, const ProtobufCMessage *req, ProtobufCMessage **resp);
+int kms_on_get_temp_ca_cert(struct rpc_call *call, const ProtobufCMessage *req, ProtobufCMessage **resp);
+int kms_on_bootstrap(struct rpc_call *call, const ProtobufCMessage *req, ProtobufCMessage **resp);
+err_t kms_validate_bootstrap(const ProtobufCMessage *msg, const char **detail);
+
+/* --- kms_keys_rpc.c: key release --- */
+err_t kms_validate_app_id(const ProtobufCMessage *msg, const char **detail);
+err_t kms_validate_get_app_key(const ProtobufCMessage *msg, const char **detail);
+int kms_on_get_app_key(struct rpc_call *call, const ProtobufCMessage *req, ProtobufCMessage **resp);
+int kms_on_get_app_env_encrypt_pub_key(struct rpc_call *call, const ProtobufCMessage *req, ProtobufCMessage **resp);
 
 extern const struct conf_key kms_config_keys[];
 extern const size_t kms_config_nkeys;
@@ -26,5 +78,8 @@ extern const size_t kms_config_nkeys;
 /* svc_def hooks (kms_rpc.c). */
 err_t kms_init(struct svc_env *env, const char **detail) MUST_CHECK;
 void kms_fini(struct svc_env *env);
+
+/* `dstack-kms keyholder`: the key-holder process (kms_keyholder_main.c), started by serve. */
+int kms_cmd_keyholder(int argc, char **argv, const struct svc_def *def);
 
 #endif

@@ -11,6 +11,15 @@ const struct conf_key kms_config_keys[] = {
 	  "base URL of the registry service that authorises boots (\"\" = none: every key request is denied)" },
 	{ "attest.url", CONF_STR, offsetof(struct kms_config, attest_url), "", 0, 0, NULL, 0,
 	  "base URL of the attest service for collateral (\"\" = none)" },
+	{ "seal.provider", CONF_STR, offsetof(struct kms_config, seal_provider), "", 0, 0, NULL, 0,
+	  "how root keys are sealed at rest: sim (SIMULATED: a key file in state_dir, development only); "
+	  "\"\" = none, and then the KMS refuses to start" },
+	{ "trust.dev_root", CONF_PATH, offsetof(struct kms_config, dev_root), NULL, 0, 0, NULL, 0,
+	  "DEVELOPMENT ONLY: the simulator's Intel root CA (DER or PEM); simulated quotes then verify, marked dev" },
+	{ "trust.dev_ark", CONF_PATH, offsetof(struct kms_config, dev_ark), NULL, 0, 0, NULL, 0,
+	  "DEVELOPMENT ONLY: the simulator's AMD ARK (DER or PEM)" },
+	{ "collateral.file", CONF_PATH, offsetof(struct kms_config, collateral_file), NULL, 0, 0, NULL, 0,
+	  "DCAP collateral (dcap-qvl JSON, e.g. from dstack-attest's cache) verified and loaded at start" },
 };
 
 const size_t kms_config_nkeys = ARRAY_LEN(kms_config_keys);

@@ -4,6 +4,9 @@
 
 int main(int argc, char **argv)
 {
+	static const struct svc_command commands[] = {
+		{ "keyholder", kms_cmd_keyholder, "the key-holder process (started by serve; not for direct use)" },
+	};
 	const struct svc_def def = {
 		.name = "kms",
 		.binary = "dstack-kms",
@@ -13,6 +16,8 @@ int main(int argc, char **argv)
 		.config_size = sizeof(struct kms_config),
 		.init = kms_init,
 		.fini = kms_fini,
+		.commands = commands,
+		.ncommands = ARRAY_LEN(commands),
 	};
 
 	return svc_main(argc, argv, &def);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -453,12 +454,58 @@ out:
 	return err;
 }
 
+err_t registry_audit_load(struct registry_audit *a, const char *name, const char *text, size_t len, size_t *used,
+			  char *detail, size_t cap)
+{
+	size_t off = 0, lineno = 0;
+	err_t err = ERR_OK;
+
+	*used = 0;
+	if (a->n)
+		return ERR_INVALID_ARG;
+	while (off < len) {
+		const char *nl = memchr(text + off, '\n', len - off);
+		size_t n;
+		struct entry *e = NULL;
+
+		if (!nl)
+			break;  /* torn last line: not loaded, the caller cuts it */
+		n = (size_t)(nl - (text + off));
+		lineno++;
+		if ((err = parse_line(text + off, n, &e)) != ERR_OK) {
+			snprintf(detail, cap, "%s:%zu: not an audit record (%s)", name, lineno, err_str(err));
+			break;
+		}
+		if (a->n && key_cmp(e->ev.block, e->ev.log_index, a->v[a->n - 1]->ev.block,
+				    a->v[a->n - 1]->ev.log_index) <= 0) {
+			free(e);
+			err = ERR_PROTO_MALFORMED;
+			snprintf(detail, cap, "%s:%zu: event out of (block, logIndex) order", name, lineno);
+			break;
+		}
+		off += n + 1;
+		e->end = (off_t)off;
+		if ((err = push(a, e)) != ERR_OK) {
+			free(e);
+			snprintf(detail, cap, "%s: out of memory", name);
+			break;
+		}
+	}
+	if (err != ERR_OK) {
+		for (size_t i = 0; i < a->n; i++)
+			free(a->v[i]);
+		a->n = 0;
+		return err;
+	}
+	*used = off;
+	return ERR_OK;
+}
+
 err_t registry_audit_open(struct registry_audit *a, const char *path, char *detail, size_t cap)
 {
-	FILE *f = NULL;
-	char *line = NULL;
-	size_t lcap = 0, lineno = 0;
-	off_t off = 0;
+	struct stat st;
+	void *map = MAP_FAILED;
+	size_t used = 0;
 	int fd;
 	err_t err = ERR_OK;
 
@@ -469,42 +516,22 @@ err_t registry_audit_open(struct registry_audit *a, const char *path, char *deta
 		snprintf(detail, cap, "%s: %s", path, strerror(errno));
 		return ERR_IO_FILE;
 	}
-	if (!(f = fdopen(dup(fd), "r"))) {
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size > SIZE_MAX) {
+		snprintf(detail, cap, "%s: not a regular file", path);
 		close(fd);
-		snprintf(detail, cap, "%s: %s", path, strerror(errno));
 		return ERR_IO_FILE;
 	}
-	for (;;) {
-		ssize_t n = getline(&line, &lcap, f);
-		struct entry *e = NULL;
-
-		if (n < 0)
-			break;
-		lineno++;
-		if (line[n - 1] != '\n')
-			break;  /* torn last line: cut below */
-		if ((err = parse_line(line, (size_t)n - 1, &e)) != ERR_OK) {
-			snprintf(detail, cap, "%s:%zu: not an audit record (%s)", path, lineno, err_str(err));
-			break;
-		}
-		if (a->n && key_cmp(e->ev.block, e->ev.log_index, a->v[a->n - 1]->ev.block,
-				    a->v[a->n - 1]->ev.log_index) <= 0) {
-			free(e);
-			err = ERR_PROTO_MALFORMED;
-			snprintf(detail, cap, "%s:%zu: event out of (block, logIndex) order", path, lineno);
-			break;
-		}
-		off += n;
-		e->end = off;
-		if ((err = push(a, e)) != ERR_OK) {
-			free(e);
-			snprintf(detail, cap, "%s: out of memory", path);
-			break;
-		}
+	/* Only this process writes the file, so it cannot shrink under the mapping. */
+	if (st.st_size > 0 &&
+	    (map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0)) == MAP_FAILED) {
+		snprintf(detail, cap, "%s: %s", path, strerror(errno));
+		close(fd);
+		return ERR_IO_FILE;
 	}
-	free(line);
-	fclose(f);
-	if (err == ERR_OK && ftruncate(fd, off) != 0) {
+	err = registry_audit_load(a, path, map == MAP_FAILED ? "" : map, (size_t)st.st_size, &used, detail, cap);
+	if (map != MAP_FAILED)
+		munmap(map, (size_t)st.st_size);
+	if (err == ERR_OK && used != (size_t)st.st_size && ftruncate(fd, (off_t)used) != 0) {
 		snprintf(detail, cap, "%s: cannot cut a torn last line: %s", path, strerror(errno));
 		err = ERR_IO_FILE;
 	}

@@ -92,6 +92,17 @@ void registry_audit_free(struct registry_audit *a);
 err_t registry_audit_open(struct registry_audit *a, const char *path, char *detail, size_t cap) MUST_CHECK;
 
 /*
+ * The reader behind registry_audit_open, from bytes: load the complete lines
+ * of `text` (len bytes, borrowed; a file's contents) into the empty log `a`,
+ * memory only. A last line without a newline is not loaded; *used gets the
+ * bytes of the lines loaded (where the file is cut). Errors as
+ * registry_audit_open, with `name` (borrowed) and the line number in detail;
+ * on error the log is left empty.
+ */
+err_t registry_audit_load(struct registry_audit *a, const char *name, const char *text, size_t len, size_t *used,
+			  char *detail, size_t cap) MUST_CHECK;
+
+/*
  * Append a deep copy of ev. Its (block, log_index) must be greater than the
  * last event's (ERR_INVALID_ARG otherwise; exactly-once application depends
  * on it). With a file, the line is written (not synced: see sync).

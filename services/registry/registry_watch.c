@@ -15,24 +15,19 @@
 #include "jsonrpc.h"
 #include "log.h"
 #include "registry_chain.h"
+#include "registry_checkpoint.h"
 #include "registry_watch.h"
 
 #define RECENT_EXTRA 64u           /* block hashes kept beyond the confirmation depth */
-#define RECENT_CAP 400u            /* and never more than one header batch */
+#define RECENT_CAP REGISTRY_CHECKPOINT_MAX_RECENT   /* and never more than one header batch */
 #define HEADER_BATCH 400u          /* headers per JSON-RPC batch */
 #define STEP_MAX_BLOCKS 400u       /* distinct blocks with logs in one range (the range is cut to fit) */
 #define STEP_MAX_NEW_APPS 128u     /* AppRegistered handled in one step (the range is cut to fit) */
 #define STEP_ARENA (512u << 20)    /* JSON and decoded logs of one step */
 #define RETRY_MS 200u              /* after a transient failure (the chain moved under a step) */
-#define CHECKPOINT_MAX (1u << 20)
 
 /* createdAtBlock() */
 static const uint8_t sel_created_at[4] = { 0x59, 0xac, 0xb4, 0x2c };
-
-struct recent {
-	uint64_t number, time;
-	uint8_t hash[32];
-};
 
 /* A log of the step with its decoded event. */
 struct plog {
@@ -101,7 +96,7 @@ struct registry_watch {
 	uint64_t fresh_at;         /* last_head_seen of the newest head whose target we fully applied: staleness clock */
 	int wrong_chain;           /* the last poll's endpoint reported another chain id */
 	uint8_t head_hash[32];
-	struct recent recent[RECENT_CAP];
+	struct registry_checkpoint_block recent[RECENT_CAP];
 	size_t nrecent, recent_max;
 	uint8_t (*tracked)[REGISTRY_ADDR_LEN];   /* [0] is the registry; then registered Apps with our code */
 	size_t ntracked, tracked_cap;
@@ -304,14 +299,6 @@ static err_t write_all(int fd, const uint8_t *p, size_t n)
 	return ERR_OK;
 }
 
-static void put_hex(struct buf_writer *b, const uint8_t *p, size_t n)
-{
-	char h[65];
-
-	hex_encode(h, p, n);
-	buf_printf(b, "\"0x%s\"", h);
-}
-
 /* Directory of path, for the fsync that makes a rename durable. */
 static void fsync_dir(const char *path)
 {
@@ -331,9 +318,10 @@ static void fsync_dir(const char *path)
 	}
 }
 
-/* The checkpoint: where the snapshot is, how many events of the log it covers, the recent block hashes. */
+/* The checkpoint (registry_checkpoint.h): where the snapshot is, how many events of the log it covers, recent hashes. */
 static err_t write_checkpoint(struct registry_watch *w)
 {
+	static struct registry_checkpoint cp;   /* one loop thread; 19 KiB kept off the stack */
 	struct buf_writer b;
 	int fd = -1;
 	err_t err = ERR_OK;
@@ -346,22 +334,20 @@ static err_t write_checkpoint(struct registry_watch *w)
 			return ERR_IO_FILE;
 		return ERR_OK;
 	}
-	buf_writer_init(&b, CHECKPOINT_MAX);
-	buf_printf(&b, "{\"version\":1,\"chainId\":%llu,\"kmsContract\":", (unsigned long long)w->cfg.chain_id);
-	put_hex(&b, w->cfg.kms, 20);
-	buf_printf(&b, ",\"startBlock\":%llu,\"block\":%llu,\"hash\":", (unsigned long long)w->cfg.start_block,
-		   (unsigned long long)w->cp);
-	put_hex(&b, w->cp_hash, 32);
-	buf_printf(&b, ",\"time\":%llu,\"events\":%zu,\"reorgs\":%llu,\"lastReorgBlock\":%llu,\"recent\":[",
-		   (unsigned long long)w->cp_time, registry_audit_count(w->audit), (unsigned long long)w->reorgs,
-		   (unsigned long long)w->last_reorg_block);
-	for (size_t i = 0; i < w->nrecent; i++) {
-		buf_printf(&b, "%s{\"n\":%llu,\"t\":%llu,\"h\":", i ? "," : "", (unsigned long long)w->recent[i].number,
-			   (unsigned long long)w->recent[i].time);
-		put_hex(&b, w->recent[i].hash, 32);
-		buf_put_u8(&b, '}');
-	}
-	buf_put_str(&b, "]}\n");
+	memset(&cp, 0, sizeof(cp));
+	cp.chain_id = w->cfg.chain_id;
+	memcpy(cp.kms, w->cfg.kms, REGISTRY_ADDR_LEN);
+	cp.start_block = w->cfg.start_block;
+	cp.block = w->cp;
+	memcpy(cp.hash, w->cp_hash, 32);
+	cp.time = w->cp_time;
+	cp.events = registry_audit_count(w->audit);
+	cp.reorgs = w->reorgs;
+	cp.last_reorg_block = w->last_reorg_block;
+	cp.nrecent = w->nrecent;
+	memcpy(cp.recent, w->recent, w->nrecent * sizeof(cp.recent[0]));
+	buf_writer_init(&b, REGISTRY_CHECKPOINT_MAX_SIZE);
+	registry_checkpoint_write(&cp, &b);
 	if ((err = buf_writer_status(&b)) != ERR_OK)
 		goto out;
 	err = ERR_IO_FILE;
@@ -412,16 +398,13 @@ static err_t read_small_file(const char *path, size_t max, char **out, size_t *l
 /* Load the checkpoint; the audit log is open. On a mismatch with the config, an error for the operator. */
 static err_t load_checkpoint(struct registry_watch *w, char *detail, size_t cap)
 {
-	struct json_value *root = NULL;
-	const struct json_value *recent;
-	uint8_t kms[20];
-	uint64_t chain_id, start, events;
-	struct arena a;
+	static struct registry_checkpoint cp;   /* one loop thread; 19 KiB kept off the stack */
+	char why[128];
 	char *text = NULL;
 	size_t len = 0;
 	err_t err = ERR_OK;
 
-	if ((err = read_small_file(w->cfg.checkpoint_file, CHECKPOINT_MAX, &text, &len)) == ERR_NOT_FOUND) {
+	if ((err = read_small_file(w->cfg.checkpoint_file, REGISTRY_CHECKPOINT_MAX_SIZE, &text, &len)) == ERR_NOT_FOUND) {
 		/* No checkpoint: whatever the event log holds was never committed. */
 		if (registry_audit_count(w->audit))
 			log_warn(NULL, "chain watcher: %s has events but no checkpoint; resyncing", w->events_path);
@@ -431,59 +414,42 @@ static err_t load_checkpoint(struct registry_watch *w, char *detail, size_t cap)
 		snprintf(detail, cap, "%s: cannot read (%s)", w->cfg.checkpoint_file, err_str(err));
 		return err;
 	}
-	arena_init(&a, 16u << 20, 1u << 16);
-	err = ERR_CONFIG;
-	if (json_parse(text, len, NULL, &a, &root, NULL) != ERR_OK || json_get_u64(root, "chainId", &chain_id) != ERR_OK ||
-	    json_get_hex(root, "kmsContract", kms, 20, 20, NULL) != ERR_OK ||
-	    json_get_u64(root, "startBlock", &start) != ERR_OK || json_get_u64(root, "block", &w->cp) != ERR_OK ||
-	    json_get_hex(root, "hash", w->cp_hash, 32, 32, NULL) != ERR_OK ||
-	    json_get_u64(root, "time", &w->cp_time) != ERR_OK || json_get_u64(root, "events", &events) != ERR_OK ||
-	    json_get_u64(root, "reorgs", &w->reorgs) != ERR_OK ||
-	    json_get_u64(root, "lastReorgBlock", &w->last_reorg_block) != ERR_OK ||
-	    !(recent = json_get(root, "recent")) || recent->type != JSON_ARRAY || recent->u.arr.n > RECENT_CAP) {
-		snprintf(detail, cap, "%s: not a registry checkpoint", w->cfg.checkpoint_file);
-		goto out;
+	err = registry_checkpoint_parse(text, len, &cp, why, sizeof(why));
+	free(text);
+	if (err != ERR_OK) {
+		snprintf(detail, cap, "%s: not a registry checkpoint (%s)", w->cfg.checkpoint_file, why);
+		return ERR_CONFIG;
 	}
-	if (chain_id != w->cfg.chain_id || memcmp(kms, w->cfg.kms, 20) != 0 || start != w->cfg.start_block) {
+	if (cp.chain_id != w->cfg.chain_id || memcmp(cp.kms, w->cfg.kms, 20) != 0 || cp.start_block != w->cfg.start_block) {
 		snprintf(detail, cap,
 			 "%s is for chain %llu, another registry or start block %llu: not this config (remove it and "
 			 "its .events file to resync)",
-			 w->cfg.checkpoint_file, (unsigned long long)chain_id, (unsigned long long)start);
-		goto out;
+			 w->cfg.checkpoint_file, (unsigned long long)cp.chain_id, (unsigned long long)cp.start_block);
+		return ERR_CONFIG;
 	}
-	for (size_t i = 0; i < recent->u.arr.n; i++) {
-		const struct json_value *r = &recent->u.arr.items[i];
-
-		if (json_get_u64(r, "n", &w->recent[i].number) != ERR_OK ||
-		    json_get_u64(r, "t", &w->recent[i].time) != ERR_OK ||
-		    json_get_hex(r, "h", w->recent[i].hash, 32, 32, NULL) != ERR_OK) {
-			snprintf(detail, cap, "%s: bad recent[%zu]", w->cfg.checkpoint_file, i);
-			goto out;
-		}
-	}
-	w->nrecent = recent->u.arr.n;
-	if (registry_audit_count(w->audit) < events) {
+	if (registry_audit_count(w->audit) < cp.events) {
 		/* The log lost committed events (a truncated copy?): it cannot be trusted, start over. */
 		log_warn(NULL, "chain watcher: %s has %zu events, the checkpoint says %llu; resyncing", w->events_path,
-			 registry_audit_count(w->audit), (unsigned long long)events);
-		w->nrecent = 0;
-		w->cp = 0;
-		err = registry_audit_truncate(w->audit, 0);
-		goto out;
+			 registry_audit_count(w->audit), (unsigned long long)cp.events);
+		return registry_audit_truncate(w->audit, 0);
 	}
 	/* Events written after the last checkpoint were not committed: drop them (they are fetched again). */
-	if ((err = registry_audit_truncate(w->audit, (size_t)events)) != ERR_OK) {
+	if ((err = registry_audit_truncate(w->audit, (size_t)cp.events)) != ERR_OK) {
 		snprintf(detail, cap, "%s: cannot truncate", w->events_path);
-		goto out;
+		return err;
 	}
+	w->cp = cp.block;
+	memcpy(w->cp_hash, cp.hash, 32);
+	w->cp_time = cp.time;
+	w->reorgs = cp.reorgs;
+	w->last_reorg_block = cp.last_reorg_block;
+	/* Keep the newest recent_max (a checkpoint written with more confirmations may hold more). */
+	w->nrecent = MIN(cp.nrecent, w->recent_max);
+	memcpy(w->recent, cp.recent + (cp.nrecent - w->nrecent), w->nrecent * sizeof(w->recent[0]));
 	w->have_cp = 1;
 	log_info(NULL, "chain watcher: resuming from checkpoint block %llu with %llu events",
-		 (unsigned long long)w->cp, (unsigned long long)events);
-	err = ERR_OK;
-out:
-	arena_fini(&a);
-	free(text);
-	return err;
+		 (unsigned long long)w->cp, (unsigned long long)cp.events);
+	return ERR_OK;
 }
 
 /* ---------------------------------------------------------------------------------------------- */
@@ -1259,7 +1225,7 @@ static void on_reorg(void *arg, const struct jsonrpc_info *info, const struct js
 	w->reorgs++;
 	metric_add(w->m_reorgs, 1);
 	if (found) {
-		const struct recent *a = &w->recent[keep_recent - 1];
+		const struct registry_checkpoint_block *a = &w->recent[keep_recent - 1];
 
 		w->last_reorg_block = a->number + 1;
 		w->cp = a->number;

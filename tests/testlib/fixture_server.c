@@ -38,6 +38,8 @@ int spawn_server(struct spawned *s, const char *dir, char *const argv[])
 	args[n++] = UNCONST("--ready-file");
 	args[n++] = ready;
 	args[n] = NULL;
+	/* A ready file left by an earlier server in the same directory must not be mistaken for this one's. */
+	unlink(ready);
 	if (posix_spawn(&s->pid, args[0], NULL, NULL, args, environ) != 0)
 		return -1;
 	for (int i = 0; i < 1000; i++) {

@@ -1,0 +1,107 @@
+// SPDX-License-Identifier: Apache-2.0
+// bench/registry: deploy the registry contracts on a running anvil and generate N governance events
+// (ComposeHashAdded on one App, the registry's factory-deployed app), fast: raw eth_sendTransaction
+// from anvil's unlocked account 0 with explicit nonces and gas, sent in JSON-RPC batches, N/per-block
+// transactions per block (automine off while a block fills, then evm_mine). Prints one JSON line:
+//   {"registry","app","owner","deployBlock","head","composeEvents","os","device","mr","kmsDevice","seconds"}
+// Usage: node gen_events.mjs --rpc URL --contracts DIR [--events N] [--per-block K]
+// (DIR: the build's services/registry/contracts, with KmsRegistry.json and App.json)
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const require = createRequire(join(here, '..', '..', 'tests', 'node', 'package.json'));
+const { JsonRpcProvider, ContractFactory, Interface, id } = require('ethers');
+
+function arg(name, dflt) {
+	const i = process.argv.indexOf(`--${name}`);
+	return i > 0 && i + 1 < process.argv.length ? process.argv[i + 1] : dflt;
+}
+
+const rpcUrl = arg('rpc');
+const N = Number(arg('events', '10000'));
+const perBlock = Number(arg('per-block', '1'));
+const dir = arg('contracts', process.env.DS_CONTRACTS_DIR);
+if (!rpcUrl || !dir || !(N > 0) || !(perBlock > 0)) {
+	console.error('usage: node gen_events.mjs --rpc URL --contracts DIR [--events N] [--per-block K]');
+	process.exit(2);
+}
+const load = (name) => JSON.parse(readFileSync(join(dir, `${name}.json`), 'utf8'));
+
+/** The compose hash of event i (peer_ethcall.mjs derives the same values). */
+const composeHash = (i) => id(`bench-compose-${i}`);
+
+let rpcId = 1;
+async function batch(calls) {
+	const body = calls.map(([method, params]) => ({ jsonrpc: '2.0', id: rpcId++, method, params }));
+	const res = await fetch(rpcUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+	const out = await res.json();
+	const list = Array.isArray(out) ? out : [out];
+	for (const r of list)
+		if (r.error)
+			throw new Error(`${JSON.stringify(r.error)}`);
+	return list;
+}
+const call1 = async (method, params = []) => (await batch([[method, params]]))[0].result;
+
+const t0 = performance.now();
+const provider = new JsonRpcProvider(rpcUrl, undefined, { staticNetwork: true, pollingInterval: 20 });
+const signer = await provider.getSigner(0);
+const owner = await signer.getAddress();
+const K = load('KmsRegistry');
+const A = load('App');
+
+const OS = id('bench-os-image'), DEV = id('bench-device'), MR = id('bench-kms-mr'), KDEV = id('bench-kms-device');
+const reg = await new ContractFactory(K.abi, K.bytecode, signer).deploy(owner);
+await reg.waitForDeployment();
+const regAddr = await reg.getAddress();
+const deployBlock = (await reg.deploymentTransaction().wait()).blockNumber;
+const wait = async (p) => { const r = await (await p).wait(); if (r.status !== 1) throw new Error('tx failed'); return r; };
+await wait(reg.addOsImageHash(OS));
+await wait(reg.addKmsAggregatedMr(MR));
+await wait(reg.addKmsDevice(KDEV));
+await wait(reg.setGatewayAppId('gateway.bench'));
+const rc = await wait(reg.deployAndRegisterApp(owner, false, false, DEV, id('bench-compose-initial'), 0));
+const appAddr = rc.logs.map((l) => { try { return reg.interface.parseLog(l); } catch { return null; } })
+	.find((e) => e?.name === 'AppDeployedViaFactory').args[0];
+
+// N addComposeHash transactions: explicit nonce and gas, so anvil neither estimates nor reorders. With
+// automine off the pool takes a whole batch (in any order), then anvil_mine makes the blocks; the
+// block gas limit is lowered so that exactly `perBlock` transactions fit in each block.
+const iface = new Interface(A.abi);
+const TX_GAS = 100000;
+let nonce = Number(await call1('eth_getTransactionCount', [owner, 'latest']));
+const gasLimit0 = (await call1('eth_getBlockByNumber', ['latest', false])).gasLimit;
+const BATCH = 500 - (500 % perBlock || 0) || perBlock;
+await call1('evm_setAutomine', [false]);
+await call1('anvil_setBlockGasLimit', [`0x${(perBlock * TX_GAS + TX_GAS / 2).toString(16)}`]);
+for (let i = 0; i < N;) {
+	const n = Math.min(BATCH, N - i);
+	const calls = [];
+	for (let k = 0; k < n; k++, i++) {
+		calls.push(['eth_sendTransaction', [{
+			from: owner, to: appAddr, nonce: `0x${(nonce++).toString(16)}`, gas: `0x${TX_GAS.toString(16)}`,
+			maxFeePerGas: '0x3b9aca000', maxPriorityFeePerGas: '0x1',
+			data: iface.encodeFunctionData('addComposeHash', [composeHash(i)]),
+		}]]);
+	}
+	await batch(calls);
+	await call1('anvil_mine', [`0x${Math.ceil(n / perBlock).toString(16)}`]);
+}
+await call1('anvil_setBlockGasLimit', [gasLimit0]);
+await call1('evm_setAutomine', [true]);
+const head = Number(await call1('eth_blockNumber'));
+// Every transaction must have landed, one event each (a dropped or reverted one would make the count wrong).
+const finalNonce = Number(await call1('eth_getTransactionCount', [owner, 'latest']));
+if (finalNonce !== nonce)
+	throw new Error(`only ${finalNonce} of ${nonce} transactions mined`);
+const logs = await call1('eth_getLogs', [{ address: appAddr, fromBlock: '0x0', toBlock: 'latest', topics: [iface.getEvent('ComposeHashAdded').topicHash] }]);
+if (logs.length !== N + 1)
+	throw new Error(`${logs.length} ComposeHashAdded logs, want ${N + 1}`);
+provider.destroy();
+console.log(JSON.stringify({
+	registry: regAddr, app: appAddr, owner, deployBlock, head, composeEvents: N, perBlock,
+	os: OS, device: DEV, mr: MR, kmsDevice: KDEV, seconds: (performance.now() - t0) / 1000,
+}));

@@ -1,0 +1,503 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The KMS end to end on loopback with the simulated TEE: a registry with a
+ * policy file, a KMS bootstrapped over its admin socket, and simulated CVMs
+ * (lib/tee sim) that get keys over mutual RA-TLS with kms_client.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/pem.h>
+
+#include "crypto.h"
+#include "dstack/kms/v1/kms.pb-c.h"
+#include "dstack_keys.h"
+#include "enc.h"
+#include "fixture_server.h"
+#include "kms_client.h"
+#include "ratls.h"
+#include "rpc_client.h"
+#include "tee.h"
+
+static char g_dir[] = "/tmp/ds-kms-e2e-XXXXXX";
+static struct spawned g_registry, g_kms;
+static char g_registry_url[300], g_kms_url[300], g_admin_sock[300];
+
+#define APP_A "a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1"
+#define APP_B "b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2"
+#define COMPOSE_OK "c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1"
+#define COMPOSE_BAD "c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2"
+#define OS_IMAGE "0505050505050505050505050505050505050505050505050505050505050505"
+
+static void path_in(char *out, size_t cap, const char *name)
+{
+	int n = snprintf(out, cap, "%s/%s", g_dir, name);
+
+	assert_true(n > 0 && (size_t)n < cap);
+}
+
+static void write_file(const char *name, const void *p, size_t n)
+{
+	char path[512];
+	FILE *f;
+
+	path_in(path, sizeof(path), name);
+	f = fopen(path, "wb");
+	assert_non_null(f);
+	assert_int_equal(fwrite(p, 1, n, f), n);
+	assert_int_equal(fclose(f), 0);
+}
+
+static void unhex(const char *h, uint8_t *out, size_t n)
+{
+	assert_int_equal(strlen(h), 2 * n);
+	for (size_t i = 0; i < n; i++)
+		out[i] = (uint8_t)(hex_digit_value(h[2 * i]) << 4 | hex_digit_value(h[2 * i + 1]));
+}
+
+/* A simulated CVM: its own TEE state with dstack's boot-time runtime events. */
+struct cvm {
+	struct tee *tee;
+	char dir[512];
+};
+
+static void cvm_open(struct cvm *c, const char *name, const char *app_id, const char *compose, const char *instance)
+{
+	uint8_t app[20], ch[32], inst[20], os[32];
+	static const char kp[] = "{\"name\":\"kms\",\"id\":\"\"}";
+	struct tee_config cfg = { .backend = "sim" };
+	const char *detail = NULL;
+
+	path_in(c->dir, sizeof(c->dir), name);
+	assert_int_equal(mkdir(c->dir, 0700), 0);
+	cfg.state_dir = c->dir;
+	assert_int_equal(tee_open(&cfg, &c->tee, &detail), ERR_OK);
+	unhex(app_id, app, sizeof(app));
+	unhex(compose, ch, sizeof(ch));
+	unhex(instance, inst, sizeof(inst));
+	unhex(OS_IMAGE, os, sizeof(os));
+	assert_int_equal(tee_extend_runtime_event(c->tee, "system-preparing", NULL, 0, &detail), ERR_OK);
+	assert_int_equal(tee_extend_runtime_event(c->tee, "app-id", app, sizeof(app), &detail), ERR_OK);
+	assert_int_equal(tee_extend_runtime_event(c->tee, "compose-hash", ch, sizeof(ch), &detail), ERR_OK);
+	assert_int_equal(tee_extend_runtime_event(c->tee, "instance-id", inst, sizeof(inst), &detail), ERR_OK);
+	assert_int_equal(tee_extend_runtime_event(c->tee, "boot-mr-done", NULL, 0, &detail), ERR_OK);
+	assert_int_equal(tee_extend_runtime_event(c->tee, "os-image-hash", os, sizeof(os), &detail), ERR_OK);
+	assert_int_equal(tee_extend_runtime_event(c->tee, "key-provider", (const uint8_t *)kp, sizeof(kp) - 1, &detail),
+			 ERR_OK);
+}
+
+static void cvm_close(struct cvm *c)
+{
+	tee_close(c->tee);
+	c->tee = NULL;
+}
+
+static err_t get_keys(struct cvm *c, struct arena *mem, struct kms_client_result *res)
+{
+	struct kms_client_opts o = { .url = g_kms_url, .quote = ratls_tee_quote, .quote_arg = c->tee };
+	const char *detail = NULL;
+
+	return kms_client_get_app_key(&o, "{}", mem, res, &detail);
+}
+
+static err_t admin_call(const char *method, const ProtobufCMessage *req, const ProtobufCMessageDescriptor *rd,
+			struct arena *mem, ProtobufCMessage **resp)
+{
+	char url[400], path[128];
+	struct rpc_client_opts o = { .wire = RPC_WIRE_GRPC };
+	struct rpc_result res;
+	err_t err;
+
+	assert_true(snprintf(url, sizeof(url), "unix://%s", g_admin_sock) > 0);
+	assert_true(snprintf(path, sizeof(path), "/dstack.kms.v1.KmsAdmin/%s", method) > 0);
+	o.base_url = url;
+	err = rpc_call_sync(&o, path, req, rd, NULL, mem, &res);
+	*resp = res.resp;
+	return err;
+}
+
+static void start_kms_with(const char *registry_url, int dev_root, int collateral);
+
+static void start_kms(const char *registry_url, int dev_root)
+{
+	start_kms_with(registry_url, dev_root, 1);
+}
+
+static void start_kms_with(const char *registry_url, int dev_root, int collateral)
+{
+	char conf[512], state[512], coll[512], root[512], text[3000];
+	char *argv[] = { UNCONST(DS_KMS_BIN), UNCONST("serve"), UNCONST("-c"), conf, NULL };
+	int n;
+
+	path_in(conf, sizeof(conf), "kms.conf");
+	path_in(state, sizeof(state), "kms-state");
+	path_in(coll, sizeof(coll), "collateral.json");
+	path_in(root, sizeof(root), "dev-root.der");
+	path_in(g_admin_sock, sizeof(g_admin_sock), "kms-admin.sock");
+	n = snprintf(text, sizeof(text),
+		     "listen = tcp://127.0.0.1:0\nlisten = unix://%s\nstate_dir = %s\nseal.provider = sim\n"
+		     "registry.url = %s\n%s%s\n%s%s\n",
+		     g_admin_sock, state, registry_url, dev_root ? "trust.dev_root = " : "", dev_root ? root : "",
+		     collateral ? "collateral.file = " : "", collateral ? coll : "");
+	assert_true(n > 0 && (size_t)n < sizeof(text));
+	write_file("kms.conf", text, (size_t)n);
+	assert_int_equal(spawn_server(&g_kms, g_dir, argv), 0);
+	/* The RPC certificate names the bootstrap domain, 127.0.0.1 (an IP SAN). */
+	assert_true(snprintf(g_kms_url, sizeof(g_kms_url), "https://%s", g_kms.lines[0] + strlen("tcp://")) > 0);
+}
+
+static int setup(void **state)
+{
+	char conf[512], policy[512], text[2048];
+	char *reg_argv[] = { UNCONST(DS_REGISTRY_BIN), UNCONST("serve"), UNCONST("-c"), conf, NULL };
+	struct tee_config cfg = { .backend = "sim" };
+	struct tee *t;
+	const char *detail = NULL;
+	const uint8_t *der;
+	char *coll;
+	size_t len;
+	int n;
+	Dstack__Kms__V1__BootstrapRequest breq;
+	ProtobufCMessage *resp;
+	struct arena mem;
+
+	(void)state;
+	assert_non_null(mkdtemp(g_dir));
+	/* Collateral and the development root of the simulated platform (the same PKI for every sim CVM). */
+	{
+		char d[512];
+
+		path_in(d, sizeof(d), "platform");
+		assert_int_equal(mkdir(d, 0700), 0);
+		cfg.state_dir = d;
+	}
+	assert_int_equal(tee_open(&cfg, &t, &detail), ERR_OK);
+	assert_int_equal(tee_sim_collateral_json(t, wall_s(), &coll, &len), ERR_OK);
+	write_file("collateral.json", coll, len);
+	free(coll);
+	assert_int_equal(tee_sim_dev_root_der(t, &der, &len), ERR_OK);
+	write_file("dev-root.der", der, len);
+	tee_close(t);
+
+	/* Governance: app A may boot compose hash COMPOSE_OK on OS_IMAGE, anywhere. */
+	path_in(policy, sizeof(policy), "policy.json");
+	n = snprintf(text, sizeof(text),
+		     "{\"gatewayAppId\":\"0xgateway\",\"osImages\":[\"0x" OS_IMAGE "\"],"
+		     "\"kms\":{\"mrAggregated\":[],\"devices\":[],\"allowAnyDevice\":true},"
+		     "\"apps\":{\"0x" APP_A "\":{\"composeHashes\":[\"0x" COMPOSE_OK "\"],\"allowAnyDevice\":true}}}");
+	assert_true(n > 0 && (size_t)n < sizeof(text));
+	write_file("policy.json", text, (size_t)n);
+	path_in(conf, sizeof(conf), "registry.conf");
+	n = snprintf(text, sizeof(text), "listen = tcp://127.0.0.1:0\npolicy_file = %s\n", policy);
+	write_file("registry.conf", text, (size_t)n);
+	assert_int_equal(spawn_server(&g_registry, g_dir, reg_argv), 0);
+	assert_true(snprintf(g_registry_url, sizeof(g_registry_url), "http://%s",
+			     g_registry.lines[0] + strlen("tcp://")) > 0);
+
+	start_kms(g_registry_url, 1);
+	arena_init(&mem, 1u << 20, 0);
+	dstack__kms__v1__bootstrap_request__init(&breq);
+	breq.domain = UNCONST("127.0.0.1");
+	assert_int_equal(admin_call("Bootstrap", &breq.base, &dstack__kms__v1__bootstrap_response__descriptor, &mem,
+				    &resp),
+			 ERR_OK);
+	arena_fini(&mem);
+	/* The RPC certificate is reissued for the domain at bootstrap; restart to be sure it also is at start. */
+	assert_int_equal(spawn_stop(&g_kms), 0);
+	start_kms(g_registry_url, 1);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	char cmd[600];
+
+	(void)state;
+	spawn_stop(&g_kms);
+	spawn_stop(&g_registry);
+	if (getenv("DS_KEEP_TMP"))
+		return 0;
+	assert_true(snprintf(cmd, sizeof(cmd), "rm -rf '%s'", g_dir) > 0);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static void check_chain(const Dstack__Kms__V1__AppKeyResponse *k, const uint8_t app_id[20])
+{
+	uint8_t pub[K256_PUB_LEN], hash[K256_HASH_LEN], signer[K256_PUB_LEN];
+
+	assert_int_equal(k->k256_key.len, 32);
+	assert_int_equal(k->k256_signature.len, K256_SIG_LEN);
+	assert_int_equal(k->k256_root_pubkey.len, K256_PUB_LEN);
+	assert_int_equal(k256_pubkey(k->k256_key.data, pub), ERR_OK);
+	assert_int_equal(dstack_kms_issued_hash(app_id, 20, pub, hash), ERR_OK);
+	assert_int_equal(k256_recover(hash, k->k256_signature.data, signer), ERR_OK);
+	assert_memory_equal(signer, k->k256_root_pubkey.data, K256_PUB_LEN);
+}
+
+static void test_keys_released_and_stable(void **state)
+{
+	struct cvm a1, a2;
+	struct kms_client_result r1, r2, r3;
+	struct arena mem;
+	uint8_t app[20];
+
+	(void)state;
+	arena_init(&mem, 4u << 20, 0);
+	mem.wipe = 1;
+	cvm_open(&a1, "cvm-a1", APP_A, COMPOSE_OK, "1111111111111111111111111111111111111111");
+	cvm_open(&a2, "cvm-a2", APP_A, COMPOSE_OK, "2222222222222222222222222222222222222222");
+	assert_int_equal(get_keys(&a1, &mem, &r1), ERR_OK);
+	assert_int_equal(get_keys(&a2, &mem, &r2), ERR_OK);
+	unhex(APP_A, app, sizeof(app));
+	check_chain(r1.app_keys, app);
+	check_chain(r2.app_keys, app);
+	assert_string_equal(r1.app_keys->gateway_app_id, "0xgateway");
+	assert_int_equal(r1.app_keys->disk_crypt_key.len, 32);
+	assert_int_equal(r1.app_keys->os_image_hash.len, 32);
+	/* Same app on another instance: same app keys, a different disk key. */
+	assert_memory_equal(r1.app_keys->k256_key.data, r2.app_keys->k256_key.data, 32);
+	assert_memory_equal(r1.app_keys->env_crypt_key.data, r2.app_keys->env_crypt_key.data, 32);
+	assert_memory_not_equal(r1.app_keys->disk_crypt_key.data, r2.app_keys->disk_crypt_key.data, 32);
+
+	/* A KMS restart reloads the sealed root: the same keys again. */
+	assert_int_equal(spawn_stop(&g_kms), 0);
+	start_kms(g_registry_url, 1);
+	assert_int_equal(get_keys(&a1, &mem, &r3), ERR_OK);
+	assert_memory_equal(r1.app_keys->disk_crypt_key.data, r3.app_keys->disk_crypt_key.data, 32);
+	assert_memory_equal(r1.app_keys->k256_key.data, r3.app_keys->k256_key.data, 32);
+	assert_memory_equal(r1.app_keys->env_crypt_key.data, r3.app_keys->env_crypt_key.data, 32);
+	cvm_close(&a1);
+	cvm_close(&a2);
+	arena_fini(&mem);
+}
+
+static void test_denied_compose_hash(void **state)
+{
+	struct cvm b, c;
+	struct kms_client_result r;
+	struct arena mem;
+
+	(void)state;
+	arena_init(&mem, 4u << 20, 0);
+	cvm_open(&c, "cvm-a-bad", APP_A, COMPOSE_BAD, "3333333333333333333333333333333333333333");
+	assert_int_equal(get_keys(&c, &mem, &r), ERR_POLICY_DENIED);
+	assert_int_equal(r.code, RPC_PERMISSION_DENIED);
+	assert_non_null(strstr(r.message, "compose hash not allowed"));
+	assert_null(r.app_keys);
+	cvm_open(&b, "cvm-b", APP_B, COMPOSE_OK, "4444444444444444444444444444444444444444");
+	assert_int_equal(get_keys(&b, &mem, &r), ERR_POLICY_DENIED);
+	assert_non_null(strstr(r.message, "app not registered"));
+	cvm_close(&b);
+	cvm_close(&c);
+	arena_fini(&mem);
+}
+
+
+/* ---- negative cases: each refused, with the specific reason ---- */
+
+/* The temp CA (certificate + key) from GetTempCaCert. */
+static void temp_ca(X509 **cert, EVP_PKEY **key)
+{
+	struct rpc_client_opts o = { .base_url = g_kms_url, .wire = RPC_WIRE_GRPC };
+	Dstack__Kms__V1__GetTempCaCertResponse *r;
+	struct rpc_result res;
+	ProtobufCMessage empty;
+	struct arena mem;
+	STACK_OF(X509) *st;
+	BIO *b;
+
+	o.tls.insecure_skip_verify = 1;
+	arena_init(&mem, 1u << 20, 0);
+	protobuf_c_message_init(&google__protobuf__empty__descriptor, &empty);
+	assert_int_equal(rpc_call_sync(&o, "/dstack.kms.v1.Kms/GetTempCaCert", &empty,
+				       &dstack__kms__v1__get_temp_ca_cert_response__descriptor, NULL, &mem, &res),
+			 ERR_OK);
+	r = (Dstack__Kms__V1__GetTempCaCertResponse *)res.resp;
+	st = pem_certs_parse(r->temp_ca_cert, strlen(r->temp_ca_cert));
+	assert_non_null(st);
+	*cert = sk_X509_shift(st);
+	sk_X509_pop_free(st, X509_free);
+	b = BIO_new_mem_buf(r->temp_ca_key, -1);
+	*key = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL);
+	BIO_free(b);
+	assert_non_null(*key);
+	arena_fini(&mem);
+}
+
+/* GetAppKey with exactly this client certificate (or none); the server is not checked here. */
+static err_t raw_get_app_key(X509 *cert, EVP_PKEY *key, uint32_t api_version, struct rpc_result *res,
+			     struct arena *mem)
+{
+	struct rpc_client_opts o = { .base_url = g_kms_url, .wire = RPC_WIRE_GRPC };
+	Dstack__Kms__V1__GetAppKeyRequest q;
+
+	o.tls.insecure_skip_verify = 1;
+	o.tls.cert = cert;
+	o.tls.key = key;
+	dstack__kms__v1__get_app_key_request__init(&q);
+	q.api_version = api_version;
+	return rpc_call_sync(&o, "/dstack.kms.v1.Kms/GetAppKey", &q.base, &dstack__kms__v1__app_key_response__descriptor,
+			     NULL, mem, res);
+}
+
+/* The KMS's count of refused client certificates and the last reason. */
+static uint64_t rejections(char *last, size_t cap)
+{
+	Dstack__Kms__V1__StatusResponse *st;
+	ProtobufCMessage empty, *resp;
+	struct arena mem;
+	uint64_t n;
+
+	arena_init(&mem, 1u << 20, 0);
+	protobuf_c_message_init(&google__protobuf__empty__descriptor, &empty);
+	assert_int_equal(admin_call("Status", &empty, &dstack__kms__v1__status_response__descriptor, &mem, &resp),
+			 ERR_OK);
+	st = (Dstack__Kms__V1__StatusResponse *)resp;
+	n = st->peers_rejected;
+	snprintf(last, cap, "%s", st->last_peer_rejection ? st->last_peer_rejection : "");
+	arena_fini(&mem);
+	return n;
+}
+
+/* A certificate for `key` from the temp CA; evidence from `cvm` bound to `bind_key` (NULL: no evidence). */
+static X509 *client_cert(X509 *ca, EVP_PKEY *ca_key, EVP_PKEY *key, struct cvm *cvm, EVP_PKEY *bind_key,
+			 uint64_t not_after)
+{
+	struct ratls_cert_params p = { .cn = "RA-TLS TEMP Cert", .not_after = not_after, .client_auth = 1 };
+	struct buf_writer att;
+	X509 *x = NULL;
+
+	buf_writer_init(&att, 1u << 22);
+	if (cvm) {
+		uint8_t rd[64];
+		struct ratls_quote q;
+		const char *detail = NULL;
+
+		assert_int_equal(ratls_report_data(bind_key, rd), ERR_OK);
+		assert_int_equal(ratls_tee_quote(cvm->tee, rd, &q), ERR_OK);
+		assert_int_equal(ratls_attestation_from_quote(&q, rd, &att, &detail), ERR_OK);
+		ratls_quote_clear(&q);
+		p.attestation = att.p;
+		p.attestation_len = att.len;
+	}
+	assert_int_equal(ratls_cert_build(&p, key, ca, ca_key, &x), ERR_OK);
+	buf_writer_free(&att);
+	return x;
+}
+
+static void test_refusals(void **state)
+{
+	struct cvm a;
+	X509 *ca, *x;
+	EVP_PKEY *ca_key, *key = ratls_key_new(), *other = ratls_key_new();
+	struct rpc_result res;
+	struct arena mem;
+	char last[256];
+	uint64_t n0, n1;
+	err_t err;
+
+	(void)state;
+	arena_init(&mem, 4u << 20, 0);
+	mem.wipe = 1;
+	temp_ca(&ca, &ca_key);
+	cvm_open(&a, "cvm-neg", APP_A, COMPOSE_OK, "5555555555555555555555555555555555555555");
+	n0 = rejections(last, sizeof(last));
+
+	/* No client certificate: the handshake passes (public methods), GetAppKey does not. */
+	assert_int_not_equal(raw_get_app_key(NULL, NULL, 1, &res, &mem), ERR_OK);
+	assert_int_equal(res.code, RPC_UNAUTHENTICATED);
+
+	/* A temp-CA certificate without evidence: not attested. */
+	x = client_cert(ca, ca_key, key, NULL, NULL, wall_s() + 3600);
+	assert_int_not_equal(raw_get_app_key(x, key, 1, &res, &mem), ERR_OK);
+	assert_int_equal(res.code, RPC_PERMISSION_DENIED);
+	assert_non_null(strstr(res.message, "attest"));
+	X509_free(x);
+
+	/* Evidence that binds another key (e.g. replayed from another app's certificate): refused in the handshake. */
+	x = client_cert(ca, ca_key, key, &a, other, wall_s() + 3600);
+	err = raw_get_app_key(x, key, 1, &res, &mem);
+	/* TLS 1.3: the client finishes its side before the server's alert arrives. */
+	assert_true(err == ERR_IO_TLS || err == ERR_IO_CLOSED);
+	n1 = rejections(last, sizeof(last));
+	assert_true(n1 > n0);
+	assert_string_equal(last, "binding: ERR_RATLS_BINDING");
+	X509_free(x);
+
+	/* An expired certificate, evidence and all. */
+	x = client_cert(ca, ca_key, key, &a, key, wall_s() - 60);
+	err = raw_get_app_key(x, key, 1, &res, &mem);
+	assert_true(err == ERR_IO_TLS || err == ERR_IO_CLOSED);
+	assert_int_equal(rejections(last, sizeof(last)), n1 + 1);
+	assert_string_equal(last, "certificate: ERR_RATLS_CERT_EXPIRED");
+	X509_free(x);
+
+	/* A good certificate with a malformed request. */
+	x = client_cert(ca, ca_key, key, &a, key, wall_s() + 3600);
+	assert_int_not_equal(raw_get_app_key(x, key, 2, &res, &mem), ERR_OK);
+	assert_int_equal(res.code, RPC_INVALID_ARGUMENT);
+	assert_non_null(strstr(res.message, "api_version"));
+	/* ... and the same certificate with a good one gets keys. */
+	assert_int_equal(raw_get_app_key(x, key, 1, &res, &mem), ERR_OK);
+	X509_free(x);
+
+	cvm_close(&a);
+	X509_free(ca);
+	EVP_PKEY_free(ca_key);
+	EVP_PKEY_free(key);
+	EVP_PKEY_free(other);
+	arena_fini(&mem);
+}
+
+/* A KMS that trusts only Intel's root refuses simulated evidence; one whose registry is down fails closed. */
+static void test_production_roots_and_registry_down(void **state)
+{
+	struct cvm a;
+	struct kms_client_result r;
+	struct arena mem;
+	char last[256];
+
+	(void)state;
+	arena_init(&mem, 4u << 20, 0);
+	cvm_open(&a, "cvm-prod", APP_A, COMPOSE_OK, "6666666666666666666666666666666666666666");
+	/* Production configuration: Intel's root only (the simulator's collateral does not even load there). */
+	assert_int_equal(spawn_stop(&g_kms), 0);
+	start_kms_with(g_registry_url, 0, 0);
+	assert_int_not_equal(get_keys(&a, &mem, &r), ERR_OK);
+	assert_null(r.app_keys);
+	assert_int_equal(rejections(last, sizeof(last)), 1);
+	assert_string_equal(last, "platform: ERR_ATTEST_ROOT_UNTRUSTED");
+
+	/* Registry unreachable: a port nothing listens on (the registry's, after stopping it). */
+	assert_int_equal(spawn_stop(&g_kms), 0);
+	assert_int_equal(spawn_stop(&g_registry), 0);
+	start_kms(g_registry_url, 1);
+	assert_int_equal(get_keys(&a, &mem, &r), ERR_UNAVAILABLE);
+	assert_int_equal(r.code, RPC_UNAVAILABLE);
+	assert_non_null(strstr(r.message, "registry"));
+	assert_null(r.app_keys);
+	cvm_close(&a);
+	arena_fini(&mem);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_keys_released_and_stable),
+		cmocka_unit_test(test_denied_compose_hash),
+		cmocka_unit_test(test_refusals),
+		/* Last: it stops the registry. */
+		cmocka_unit_test(test_production_roots_and_registry_down),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
