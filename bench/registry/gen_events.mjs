@@ -23,6 +23,9 @@ function arg(name, dflt) {
 const rpcUrl = arg('rpc');
 const N = Number(arg('events', '10000'));
 const perBlock = Number(arg('per-block', '1'));
+// add: N x addComposeHash (the app ends with N + 1 hashes; anvil slows down as its state grows).
+// churn: addComposeHash(h_j) then removeComposeHash(h_(j-4)) alternately: N events, a few live hashes.
+const mix = arg('mix', 'churn');
 const dir = arg('contracts', process.env.DS_CONTRACTS_DIR);
 if (!rpcUrl || !dir || !(N > 0) || !(perBlock > 0)) {
 	console.error('usage: node gen_events.mjs --rpc URL --contracts DIR [--events N] [--per-block K]');
@@ -71,6 +74,17 @@ const appAddr = rc.logs.map((l) => { try { return reg.interface.parseLog(l); } c
 // automine off the pool takes a whole batch (in any order), then anvil_mine makes the blocks; the
 // block gas limit is lowered so that exactly `perBlock` transactions fit in each block.
 const iface = new Interface(A.abi);
+const live = new Set([id('bench-compose-initial')]);
+function txData(i) {
+	if (mix === 'add' || i % 2 === 0 || (i >> 1) < 4) {
+		const h = composeHash(mix === 'add' || i % 2 === 0 ? i : N + i);
+		live.add(h);
+		return iface.encodeFunctionData('addComposeHash', [h]);
+	}
+	const h = composeHash(i - 1 - 8);   // the hash added four pairs ago
+	live.delete(h);
+	return iface.encodeFunctionData('removeComposeHash', [h]);
+}
 const TX_GAS = 100000;
 let nonce = Number(await call1('eth_getTransactionCount', [owner, 'latest']));
 const gasLimit0 = (await call1('eth_getBlockByNumber', ['latest', false])).gasLimit;
@@ -84,7 +98,7 @@ for (let i = 0; i < N;) {
 		calls.push(['eth_sendTransaction', [{
 			from: owner, to: appAddr, nonce: `0x${(nonce++).toString(16)}`, gas: `0x${TX_GAS.toString(16)}`,
 			maxFeePerGas: '0x3b9aca000', maxPriorityFeePerGas: '0x1',
-			data: iface.encodeFunctionData('addComposeHash', [composeHash(i)]),
+			data: txData(i),
 		}]]);
 	}
 	await batch(calls);
@@ -97,11 +111,15 @@ const head = Number(await call1('eth_blockNumber'));
 const finalNonce = Number(await call1('eth_getTransactionCount', [owner, 'latest']));
 if (finalNonce !== nonce)
 	throw new Error(`only ${finalNonce} of ${nonce} transactions mined`);
-const logs = await call1('eth_getLogs', [{ address: appAddr, fromBlock: '0x0', toBlock: 'latest', topics: [iface.getEvent('ComposeHashAdded').topicHash] }]);
-if (logs.length !== N + 1)
-	throw new Error(`${logs.length} ComposeHashAdded logs, want ${N + 1}`);
+const logs = await call1('eth_getLogs', [{ address: appAddr, fromBlock: '0x0', toBlock: 'latest' }]);
+const appCtorEvents = 6;   // OwnershipTransferred, TcbRequirementSet, AllowAnyDeviceSet, UpgradeDelaySet, DeviceAdded, ComposeHashAdded
+if (logs.length !== N + appCtorEvents)
+	throw new Error(`${logs.length} App logs, want ${N + appCtorEvents}`);
 provider.destroy();
 console.log(JSON.stringify({
-	registry: regAddr, app: appAddr, owner, deployBlock, head, composeEvents: N, perBlock,
+	registry: regAddr, app: appAddr, owner, deployBlock, head, events: N, mix, perBlock,
+	// Every governance event from block 0: the registry's 7 (OwnershipTransferred, 4 setters, AppRegistered,
+	// AppDeployedViaFactory), the App constructor's 6, and the N generated.
+	totalEvents: 7 + appCtorEvents + N, liveHashes: live.size, allowed: [...live].slice(0, 64),
 	os: OS, device: DEV, mr: MR, kmsDevice: KDEV, seconds: (performance.now() - t0) / 1000,
 }));

@@ -256,6 +256,19 @@ err_t ratls_cert_ext_read(X509 *x, struct ratls_cert_ext *out, const char **deta
  */
 err_t ratls_cert_evidence(X509 *x, struct arena *a, struct ratls_attestation *out, const char **detail) MUST_CHECK;
 
+/*
+ * Legacy evidence given as a raw TDX quote and dstack's JSON event log (a
+ * V1 CSR, the TDX_QUOTE/EVENT_LOG extension pair) as one attestation, as
+ * ratls_cert_evidence reads the legacy extensions: version -1, report_data
+ * from the quote, runtime events = the log's RTMR3 events. `event_log` may
+ * be empty. Errors: ERR_PROTO_TOO_LARGE (quote over RATLS_QUOTE_MAX),
+ * ERR_RATLS_EVIDENCE_FORMAT (quote or log does not parse),
+ * ERR_RATLS_UNSUPPORTED (ELGZv1 log), ERR_BUDGET / ERR_NOMEM. Inputs are
+ * borrowed and must outlive *out; copies live in `a`.
+ */
+err_t ratls_attestation_legacy(const uint8_t *quote, size_t quote_len, const uint8_t *event_log, size_t event_log_len,
+			       struct arena *a, struct ratls_attestation *out, const char **detail) MUST_CHECK;
+
 /* ---------------------------------------------------------------------------------------------- */
 /* 3. Verification                                                                                 */
 
@@ -386,6 +399,30 @@ err_t ratls_verify_cert(struct ratls_verifier *v, X509 *leaf, uint64_t now, cons
 err_t ratls_verify_der(struct ratls_verifier *v, const uint8_t *der, size_t len, uint64_t now,
 		       const struct ratls_verdict **out, struct ratls_failure *why) MUST_CHECK;
 
+/*
+ * Verify evidence that is not in a certificate (a SignCert CSR's) and must
+ * bind the key whose SubjectPublicKeyInfo DER is `spki` (hashed exactly as
+ * given, as dstack's verify_with_ra_pubkey does): the steps of
+ * ratls_verify_cert from the binding on — binding to SHA-512("ratls-cert:"
+ * || spki), platform, RTMR3 replay, claims, cfg.policy. There is no
+ * certificate, so no validity window, no verdict cache (nothing is looked
+ * up or stored), cert_sha256 is zero, not_after 0, and no CERT_USAGE /
+ * APP_ID extension: a policy that lists usages refuses. `att` and `spki`
+ * are borrowed for the call; the verdict copies what it keeps. Results,
+ * errors, `why` and the counters as ratls_verify_cert.
+ */
+err_t ratls_verify_evidence(struct ratls_verifier *v, const struct ratls_attestation *att, const uint8_t *spki,
+			    size_t spki_len, uint64_t now, const struct ratls_verdict **out,
+			    struct ratls_failure *why) MUST_CHECK;
+/*
+ * The same for VersionedAttestation bytes: decoded first (malformed bytes are
+ * ERR_RATLS_EVIDENCE_FORMAT, an undecodable platform ERR_RATLS_UNSUPPORTED,
+ * at the evidence step), then ratls_verify_evidence.
+ */
+err_t ratls_verify_attestation(struct ratls_verifier *v, const uint8_t *att, size_t att_len, const uint8_t *spki,
+			       size_t spki_len, uint64_t now, const struct ratls_verdict **out,
+			       struct ratls_failure *why) MUST_CHECK;
+
 struct ratls_stats {
 	uint64_t verifications;             /* ratls_verify_* calls */
 	uint64_t cache_hits, cache_misses, cache_evictions;
@@ -433,5 +470,92 @@ err_t ratls_coll_store_get(void *store, const uint8_t fmspc[6], int ca_platform,
  * sim backend; SEV-SNP evidence is ERR_UNIMPLEMENTED here for now.
  */
 err_t ratls_tee_quote(void *arg, const uint8_t report_data[RATLS_REPORT_DATA_LEN], struct ratls_quote *out);
+
+/* ---------------------------------------------------------------------------------------------- */
+/* 4. Certificate signing requests (dstack ra-tls cert.rs; the KMS's SignCert)                    */
+
+#define RATLS_CSR_CONFIRM "please sign cert:"  /* the confirm word every CSR carries */
+/* Hard limits on a CSR's bytes and fields (SignCertRequest.csr is at most 1 MiB too). */
+#define RATLS_CSR_MAX (1u << 20)
+#define RATLS_CSR_CONFIRM_MAX 64
+#define RATLS_CSR_PUBKEY_MAX 1024                     /* SubjectPublicKeyInfo DER */
+#define RATLS_CSR_STR_MAX 1024                        /* org_name, subject, each alt name */
+#define RATLS_CSR_MAX_NAMES 64                        /* subject_alt_names entries */
+#define RATLS_CSR_SIG_MAX 72                          /* DER ECDSA P-256 signature */
+
+/*
+ * dstack's CertConfigV2 (SCALE field order): org_name Option<String>,
+ * subject String, subject_alt_names Vec<String>, usage_server_auth bool,
+ * usage_client_auth bool, ext_quote bool, ext_app_info bool, not_before
+ * Option<u64>, not_after Option<u64>. CertConfig (V1 CSRs) is the first six
+ * fields. Strings are NUL-terminated copies (valid UTF-8 without NUL).
+ */
+struct ratls_csr_config {
+	const char *org_name;             /* NULL = None */
+	const char *subject;
+	const char **alt_names;
+	size_t n_alt_names;
+	int usage_server_auth, usage_client_auth;
+	int ext_quote;                    /* put the CSR's attestation into the certificate */
+	int ext_app_info;                 /* put APP_INFO into the certificate (V2 only) */
+	int has_not_before, has_not_after;/* V2 only */
+	uint64_t not_before, not_after;   /* unix seconds */
+};
+
+/*
+ * A CSR. version 2: CertSigningRequestV2 { confirm String, pubkey Vec<u8>,
+ * config CertConfigV2, attestation VersionedAttestation } where the
+ * attestation is the rest of the input (kept raw, decoded by the verifier).
+ * version 1: CertSigningRequestV1 { confirm, pubkey, config CertConfig,
+ * quote Vec<u8>, event_log Vec<u8> (JSON) }. The version is the SignCert
+ * api_version, not in the bytes.
+ */
+struct ratls_csr {
+	int version;                      /* 1 or 2 */
+	const char *confirm;              /* must be RATLS_CSR_CONFIRM */
+	const uint8_t *pubkey;            /* SPKI DER as sent (what the evidence binds) */
+	size_t pubkey_len;
+	struct ratls_csr_config config;
+	const uint8_t *attestation;       /* V2: VersionedAttestation bytes, at least one */
+	size_t attestation_len;
+	const uint8_t *quote;             /* V1: raw TDX quote */
+	size_t quote_len;
+	const uint8_t *event_log;         /* V1: dstack's JSON event log */
+	size_t event_log_len;
+};
+
+/*
+ * Decode a SCALE CSR of `version` (1 or 2, else ERR_INVALID_ARG). Strict:
+ * canonical compact lengths, Option tags and bools 0 or 1, UTF-8 strings
+ * without NUL, the RATLS_CSR_* limits, the confirm word, nothing after a V1
+ * CSR's event log (ERR_PROTO_TRAILING). Errors: ERR_PROTO_TRUNCATED,
+ * ERR_PROTO_TRAILING, ERR_PROTO_TOO_LARGE, ERR_PROTO_MALFORMED (bad tag,
+ * bool, confirm word), ERR_PROTO_ENCODING (UTF-8, NUL), ERR_BUDGET /
+ * ERR_NOMEM. Byte fields are views into `p` (borrowed: it must outlive
+ * *out); strings are copies in `a`. `detail` (may be NULL) gets static text.
+ */
+err_t ratls_csr_decode(int version, const uint8_t *p, size_t len, struct arena *a, struct ratls_csr *out,
+		       const char **detail) MUST_CHECK;
+
+/*
+ * Encode csr->version's format; appends to w. Decoding the result gives csr
+ * back (the encoding is canonical). ERR_INVALID_ARG when a field breaks the
+ * limits, a V1 CSR sets V2-only fields, or a V2 CSR has no attestation.
+ * The confirm word is written as given (NULL = RATLS_CSR_CONFIRM).
+ */
+err_t ratls_csr_encode(const struct ratls_csr *csr, struct buf_writer *w) MUST_CHECK;
+
+/* Sign CSR bytes with `key` (P-256): ECDSA-SHA256, ASN.1 DER, appended to w. ERR_CRYPTO on failure. */
+err_t ratls_csr_sign(const uint8_t *csr, size_t len, EVP_PKEY *key, struct buf_writer *w) MUST_CHECK;
+
+/*
+ * Check a CSR's signature: csr->pubkey must be a P-256 SubjectPublicKeyInfo
+ * in canonical DER (ERR_INVALID_ARG otherwise) and `sig` a strict DER
+ * ECDSA-SHA256 signature by it over `bytes`, the exact CSR bytes that were
+ * decoded (ERR_PROTO_SIGNATURE otherwise). *key_out (may be NULL) gets the
+ * public key on success; caller frees.
+ */
+err_t ratls_csr_verify_signature(const struct ratls_csr *csr, const uint8_t *bytes, size_t len, const uint8_t *sig,
+				 size_t sig_len, EVP_PKEY **key_out, const char **detail) MUST_CHECK;
 
 #endif

@@ -1235,3 +1235,27 @@ err_t ratls_cert_evidence(X509 *x, struct arena *a, struct ratls_attestation *ou
 	SET_DETAIL(detail, "the certificate has neither the ATTESTATION nor the TDX_QUOTE extension");
 	return ERR_RATLS_NO_EVIDENCE;
 }
+
+err_t ratls_attestation_legacy(const uint8_t *quote, size_t quote_len, const uint8_t *event_log, size_t event_log_len,
+			       struct arena *a, struct ratls_attestation *out, const char **detail)
+{
+	struct ratls_cert_ext ext;
+	err_t rc;
+
+	memset(out, 0, sizeof(*out));
+	out->config = "";
+	memset(&ext, 0, sizeof(ext));
+	if (!quote || !quote_len || (event_log_len && !event_log)) {
+		SET_DETAIL(detail, "no TDX quote");
+		return ERR_RATLS_EVIDENCE_FORMAT;
+	}
+	ext.tdx_quote = (struct ratls_blob){ quote, quote_len };
+	if (event_log_len)
+		ext.event_log = (struct ratls_blob){ event_log, event_log_len };
+	rc = legacy_evidence(&ext, a, out, detail);
+	if (rc != ERR_OK) {
+		memset(out, 0, sizeof(*out));
+		out->config = "";
+	}
+	return rc;
+}

@@ -187,7 +187,9 @@ static void cache_put(struct ratls_verifier *v, const uint8_t key[32], const str
 
 struct run {
 	struct ratls_verifier *v;
-	X509 *leaf;
+	X509 *leaf;                       /* the certificate, or NULL for evidence on its own */
+	const uint8_t *spki;              /* without a certificate: the key the evidence must bind */
+	size_t spki_len;
 	uint64_t now;
 	struct arena scratch;
 	struct ratls_attestation att;
@@ -231,11 +233,14 @@ static err_t check_binding(struct run *r, const uint8_t platform_rd[64])
 {
 	uint8_t want[64];
 
-	if (expected_report_data(r->leaf, want) != ERR_OK)
+	if (!r->leaf)
+		attest_ratls_report_data(r->spki, r->spki_len, want);
+	else if (expected_report_data(r->leaf, want) != ERR_OK)
 		return reject(r, ERR_RATLS_EVIDENCE_FORMAT, RATLS_STEP_CERT, "the certificate's public key does not encode");
 	if (!ct_equal(r->att.report_data, want, 64))
 		return reject(r, ERR_RATLS_BINDING, RATLS_STEP_BINDING,
-			      "report_data is not SHA-512(\"ratls-cert:\" || SPKI) of this certificate");
+			      r->leaf ? "report_data is not SHA-512(\"ratls-cert:\" || SPKI) of this certificate"
+				      : "report_data is not SHA-512(\"ratls-cert:\" || SPKI) of the key to certify");
 	if (!ct_equal(platform_rd, want, 64))
 		return reject(r, ERR_RATLS_BINDING, RATLS_STEP_BINDING,
 			      "the quote's report data differs from the attestation's report_data");
@@ -461,27 +466,12 @@ static uint64_t min_nonzero(uint64_t a, uint64_t b)
 	return MIN(a, b);
 }
 
-/* Everything after the cache missed. On success r->vd is complete. */
-static err_t verify_fresh(struct run *r)
+/* The steps shared by certificates and evidence on its own, from r->att on. On success r->vd is complete. */
+static err_t verify_evidence(struct run *r)
 {
 	struct ratls_verdict *vd = r->vd;
-	const char *d = NULL;
 	err_t e;
 
-	e = ratls_cert_evidence(r->leaf, &r->scratch, &r->att, &d);
-	if (e != ERR_OK)
-		return reject(r, e, RATLS_STEP_EVIDENCE, d);
-	if (ratls_cert_ext_read(r->leaf, &r->ext, NULL) == ERR_OK) {
-		if (r->ext.usage.p) {
-			memcpy(vd->usage, r->ext.usage.p, r->ext.usage.len);
-			vd->usage[r->ext.usage.len] = 0;
-			vd->has_usage = 1;
-		}
-		if (r->ext.app_id.p) {
-			memcpy(vd->cert_app_id, r->ext.app_id.p, RATLS_APP_ID_LEN);
-			vd->has_cert_app_id = 1;
-		}
-	}
 	vd->platform = r->att.platform;
 	vd->attestation_version = r->att.version;
 	switch (r->att.platform) {
@@ -504,11 +494,34 @@ static err_t verify_fresh(struct run *r)
 	if ((e = check_policy(r)) != ERR_OK)
 		return e;
 	/* Usable while now < expires_at: through the last valid second of the certificate and the collateral. */
-	vd->expires_at = min_nonzero(min_nonzero(vd->not_after + 1, r->lv.collateral_expires_at
-							       ? r->lv.collateral_expires_at + 1
-							       : 0),
+	vd->expires_at = min_nonzero(min_nonzero(vd->not_after ? vd->not_after + 1 : 0,
+						 r->lv.collateral_expires_at ? r->lv.collateral_expires_at + 1 : 0),
 				     r->now + r->v->cfg.cache_max_ttl_s);
 	return ERR_OK;
+}
+
+/* A certificate after the cache missed: its evidence and extensions, then the shared steps. */
+static err_t verify_fresh(struct run *r)
+{
+	struct ratls_verdict *vd = r->vd;
+	const char *d = NULL;
+	err_t e;
+
+	e = ratls_cert_evidence(r->leaf, &r->scratch, &r->att, &d);
+	if (e != ERR_OK)
+		return reject(r, e, RATLS_STEP_EVIDENCE, d);
+	if (ratls_cert_ext_read(r->leaf, &r->ext, NULL) == ERR_OK) {
+		if (r->ext.usage.p) {
+			memcpy(vd->usage, r->ext.usage.p, r->ext.usage.len);
+			vd->usage[r->ext.usage.len] = 0;
+			vd->has_usage = 1;
+		}
+		if (r->ext.app_id.p) {
+			memcpy(vd->cert_app_id, r->ext.app_id.p, RATLS_APP_ID_LEN);
+			vd->has_cert_app_id = 1;
+		}
+	}
+	return verify_evidence(r);
 }
 
 static err_t cert_window(struct run *r, uint64_t *not_after)
@@ -524,6 +537,29 @@ static err_t cert_window(struct run *r, uint64_t *not_after)
 		return reject(r, ERR_RATLS_CERT_EXPIRED, RATLS_STEP_CERT, "the certificate has expired");
 	*not_after = na;
 	return ERR_OK;
+}
+
+static struct ratls_verdict *verdict_new(void)
+{
+	struct ratls_verdict *vd = calloc(1, sizeof(*vd));
+
+	if (!vd)
+		return NULL;
+	vd->refs = 1;
+	vd->magic = VERDICT_MAGIC;
+	arena_init(&vd->arena, VERDICT_BUDGET, 4096);
+	return vd;
+}
+
+static void tally(struct ratls_verifier *v, err_t e, const struct ratls_failure *why)
+{
+	if (e == ERR_OK) {
+		v->stats.accepted++;
+	} else {
+		v->stats.rejected++;
+		v->stats.last_err = e;
+		v->stats.last_step = why ? why->step : RATLS_STEP_NONE;
+	}
 }
 
 err_t ratls_verify_cert(struct ratls_verifier *v, X509 *leaf, uint64_t now, const struct ratls_verdict **out,
@@ -561,14 +597,10 @@ err_t ratls_verify_cert(struct ratls_verifier *v, X509 *leaf, uint64_t now, cons
 		goto done;
 	}
 	v->stats.cache_misses++;
-	r.vd = calloc(1, sizeof(*r.vd));
-	if (!r.vd) {
+	if (!(r.vd = verdict_new())) {
 		e = reject(&r, ERR_NOMEM, RATLS_STEP_EVIDENCE, NULL);
 		goto done;
 	}
-	r.vd->refs = 1;
-	r.vd->magic = VERDICT_MAGIC;
-	arena_init(&r.vd->arena, VERDICT_BUDGET, 4096);
 	memcpy(r.vd->cert_sha256, key, 32);
 	r.vd->not_after = not_after;
 	arena_init(&r.scratch, SCRATCH_BUDGET, 64u << 10);
@@ -581,13 +613,7 @@ err_t ratls_verify_cert(struct ratls_verifier *v, X509 *leaf, uint64_t now, cons
 		ratls_verdict_unref(r.vd);
 	}
 done:
-	if (e == ERR_OK) {
-		v->stats.accepted++;
-	} else {
-		v->stats.rejected++;
-		v->stats.last_err = e;
-		v->stats.last_step = why ? why->step : RATLS_STEP_NONE;
-	}
+	tally(v, e, why);
 	return e;
 }
 
@@ -616,6 +642,78 @@ err_t ratls_verify_der(struct ratls_verifier *v, const uint8_t *der, size_t len,
 	}
 	e = ratls_verify_cert(v, x, now, out, why);
 	X509_free(x);
+	return e;
+}
+
+/* The key evidence binds: a SubjectPublicKeyInfo is far smaller than this. */
+#define SPKI_MAX (64u * 1024)
+
+err_t ratls_verify_evidence(struct ratls_verifier *v, const struct ratls_attestation *att, const uint8_t *spki,
+			    size_t spki_len, uint64_t now, const struct ratls_verdict **out, struct ratls_failure *why)
+{
+	struct ratls_failure local;
+	struct run r;
+	err_t e;
+
+	*out = NULL;
+	if (!why)
+		why = &local;
+	memset(why, 0, sizeof(*why));
+	if (!v || !att || !spki || !spki_len || spki_len > SPKI_MAX)
+		return ERR_INVALID_ARG;
+	memset(&r, 0, sizeof(r));
+	r.v = v;
+	r.spki = spki;
+	r.spki_len = spki_len;
+	r.now = now;
+	r.why = why;
+	r.att = *att;   /* a shallow copy: the pointers stay the caller's for the call */
+	v->stats.verifications++;
+	if (!(r.vd = verdict_new())) {
+		e = reject(&r, ERR_NOMEM, RATLS_STEP_EVIDENCE, NULL);
+	} else {
+		arena_init(&r.scratch, SCRATCH_BUDGET, 64u << 10);
+		e = verify_evidence(&r);
+		arena_fini(&r.scratch);
+		if (e == ERR_OK)
+			*out = r.vd;
+		else
+			ratls_verdict_unref(r.vd);
+	}
+	tally(v, e, why);
+	return e;
+}
+
+err_t ratls_verify_attestation(struct ratls_verifier *v, const uint8_t *att, size_t att_len, const uint8_t *spki,
+			       size_t spki_len, uint64_t now, const struct ratls_verdict **out, struct ratls_failure *why)
+{
+	struct ratls_attestation a;
+	struct ratls_failure local;
+	struct arena mem;
+	const char *d = NULL;
+	err_t e;
+
+	*out = NULL;
+	if (!why)
+		why = &local;
+	memset(why, 0, sizeof(*why));
+	if (!v || !att || !att_len)
+		return ERR_INVALID_ARG;
+	arena_init(&mem, SCRATCH_BUDGET, 64u << 10);
+	e = ratls_attestation_decode(att, att_len, &mem, &a, &d);
+	if (e != ERR_OK) {
+		/* As ratls_cert_evidence maps them: a malformed attestation is evidence that does not parse. */
+		if (e != ERR_BUDGET && e != ERR_NOMEM && e != ERR_RATLS_UNSUPPORTED)
+			e = ERR_RATLS_EVIDENCE_FORMAT;
+		why->err = e;
+		why->step = RATLS_STEP_EVIDENCE;
+		snprintf(why->detail, sizeof(why->detail), "%s", d ? d : err_str(e));
+		v->stats.verifications++;
+		tally(v, e, why);
+	} else {
+		e = ratls_verify_evidence(v, &a, spki, spki_len, now, out, why);
+	}
+	arena_fini(&mem);
 	return e;
 }
 

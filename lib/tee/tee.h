@@ -193,9 +193,10 @@ void tee_evidence_free(struct tee_evidence *ev);
  * with tee_evidence_free).
  * Errors: ERR_IO_TIMEOUT, ERR_UNAVAILABLE (no configfs-tsm, or generation
  * kept changing), ERR_FAILED_PRECONDITION (provider is not the backend's:
- * "tdx_guest" / "sev_guest"), ERR_IO_FILE, ERR_ATTEST_QUOTE_FORMAT /
- * ERR_ATTEST_SNP_FORMAT (outblob), ERR_PROTO_* (SNP certificate table),
- * ERR_CRYPTO / ERR_NOMEM (sim).
+ * "tdx_guest" / "sev_guest"), ERR_IO_FILE, the dcap_quote_parse /
+ * snp_report_parse errors (ERR_ATTEST_QUOTE_FORMAT, ERR_ATTEST_SNP_FORMAT,
+ * ...) when the outblob is not a TD quote v4/v5 or an SNP report,
+ * ERR_PROTO_* (SNP certificate table), ERR_CRYPTO / ERR_NOMEM (sim).
  */
 err_t tee_quote(struct tee *t, const uint8_t report_data[TEE_REPORT_DATA_LEN], struct tee_evidence *out,
 		const char **detail) MUST_CHECK;

@@ -17,6 +17,10 @@ struct kms_config {
 	const char *dev_root;       /* trust.dev_root: the simulator's Intel root (DEVELOPMENT ONLY), or NULL */
 	const char *dev_ark;        /* trust.dev_ark: the simulator's AMD ARK (DEVELOPMENT ONLY), or NULL */
 	const char *collateral_file;/* collateral.file: DCAP collateral (dcap-qvl JSON) loaded at start, or NULL */
+	const char *tee_backend;    /* tee.backend: this node's own TEE (sim, tdx, sev-snp; "" = none) */
+	const char *tee_state_dir;  /* tee.state_dir: the backend's runtime event log (and sim registers) */
+	const char *replica_source_url;   /* replica.source_url: pull epochs from this KMS ("" = not a replica) */
+	uint32_t replica_sync_interval_ms;/* replica.sync_interval */
 };
 
 /* The public parts of the root state, as the key holder last reported them (kms_pub_refresh). */
@@ -38,6 +42,9 @@ struct kms_env {
 	struct kms_pub *pub;               /* public parts of the root state, refreshed after every change */
 	struct kms_tls *tls;               /* RPC certificate and the RA-TLS verifier of client certificates */
 	struct kms_authz *authz;           /* the registry client */
+	struct tee *tee;                   /* this node's TEE, or NULL */
+	struct kms_audit *audit;           /* root-material movements */
+	struct event *sync_timer;          /* replica epoch sync, or NULL */
 	uint64_t keys_released, keys_denied;
 };
 
@@ -48,8 +55,14 @@ err_t kms_tls_init(struct kms_env *k, const char **detail) MUST_CHECK;
 err_t kms_tls_refresh(struct kms_env *k, const char **detail) MUST_CHECK;
 void kms_tls_free(struct kms_tls *t);
 struct ratls_stats;
+struct ratls_verdict;
+/* This node's own attested claims (a throwaway RA-TLS certificate verified by our own verifier). */
+err_t kms_self_verdict(struct kms_env *k, const struct ratls_verdict **out, const char **detail) MUST_CHECK;
 /* Counters of the client-certificate verifier. */
 void kms_tls_stats(const struct kms_env *k, struct ratls_stats *out);
+struct ratls_verifier;
+/* The RA-TLS verifier (trust, collateral, caches) for evidence outside the handshake, e.g. SignCert CSRs. Borrowed. */
+struct ratls_verifier *kms_tls_verifier(const struct kms_env *k);
 
 /* --- kms_public.c: the network side's view of the root state --- */
 
@@ -65,12 +78,35 @@ int kms_on_get_meta(struct rpc_call *call, const ProtobufCMessage *req, Protobuf
 int kms_on_get_temp_ca_cert(struct rpc_call *call, const ProtobufCMessage *req, ProtobufCMessage **resp);
 int kms_on_bootstrap(struct rpc_call *call, const ProtobufCMessage *req, ProtobufCMessage **resp);
 err_t kms_validate_bootstrap(const ProtobufCMessage *msg, const char **detail);
+/* A DNS name or IP literal for the RPC certificate. */
+err_t kms_check_domain(const char *domain, const char **detail) MUST_CHECK;
+
+/* --- kms_replica.c: replicas, epochs, audit --- */
+int kms_on_get_kms_key(struct rpc_call *call, const ProtobufCMessage *req, ProtobufCMessage **resp);
+err_t kms_validate_onboard(const ProtobufCMessage *msg, const char **detail);
+int kms_on_onboard(struct rpc_call *call, const ProtobufCMessage *req, ProtobufCMessage **resp);
+int kms_on_rotate_epoch(struct rpc_call *call, const ProtobufCMessage *req, ProtobufCMessage **resp);
+int kms_on_retire_epoch(struct rpc_call *call, const ProtobufCMessage *req, ProtobufCMessage **resp);
+int kms_on_list_epochs(struct rpc_call *call, const ProtobufCMessage *req, ProtobufCMessage **resp);
+int kms_on_list_onboardings(struct rpc_call *call, const ProtobufCMessage *req, ProtobufCMessage **resp);
+/* --- kms_backup.c: threshold backup and recovery --- */
+err_t kms_validate_export_shares(const ProtobufCMessage *msg, const char **detail);
+int kms_on_export_shares(struct rpc_call *call, const ProtobufCMessage *req, ProtobufCMessage **resp);
+int kms_on_get_recovery_key(struct rpc_call *call, const ProtobufCMessage *req, ProtobufCMessage **resp);
+err_t kms_validate_recover(const ProtobufCMessage *msg, const char **detail);
+int kms_on_recover_from_shares(struct rpc_call *call, const ProtobufCMessage *req, ProtobufCMessage **resp);
+/* Start the epoch-sync timer when replica.source_url is set. */
+err_t kms_replica_start(struct kms_env *k, const char **detail) MUST_CHECK;
 
 /* --- kms_keys_rpc.c: key release --- */
 err_t kms_validate_app_id(const ProtobufCMessage *msg, const char **detail);
 err_t kms_validate_get_app_key(const ProtobufCMessage *msg, const char **detail);
 int kms_on_get_app_key(struct rpc_call *call, const ProtobufCMessage *req, ProtobufCMessage **resp);
 int kms_on_get_app_env_encrypt_pub_key(struct rpc_call *call, const ProtobufCMessage *req, ProtobufCMessage **resp);
+
+/* --- kms_signcert.c: SignCert (public: the CSR carries its own attestation) --- */
+err_t kms_validate_sign_cert(const ProtobufCMessage *msg, const char **detail);
+int kms_on_sign_cert(struct rpc_call *call, const ProtobufCMessage *req, ProtobufCMessage **resp);
 
 extern const struct conf_key kms_config_keys[];
 extern const size_t kms_config_nkeys;
@@ -81,5 +117,7 @@ void kms_fini(struct svc_env *env);
 
 /* `dstack-kms keyholder`: the key-holder process (kms_keyholder_main.c), started by serve. */
 int kms_cmd_keyholder(int argc, char **argv, const struct svc_def *def);
+/* The operator commands (kms_cli.c); argv[0] is the command. */
+int kms_cli_main(int argc, char **argv, const struct svc_def *def);
 
 #endif

@@ -92,6 +92,7 @@ static void wipe_all(void)
 	g.mem = NULL;
 	g.st = NULL;
 	kms_sealer_close(&g.sealer);
+	kh_ops_wipe();
 }
 
 static void serve(int fd)

@@ -3,14 +3,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/rand.h>
+
 #include "dstack/kms/v1/kms.pb-c.h"
 
 #include "dkdf.h"
 #include "dstack_keys.h"
 #include "k256.h"
 #include "kms_khops.h"
+#include "kms_shares.h"
 #include "pbcodec.h"
 #include "ratls.h"
+#include "shamir.h"
 
 #define PB_NEW(type, desc, mem) ((type *)pb_new(&(desc), (mem)))
 
@@ -768,6 +772,274 @@ static err_t op_set_attestation(const Dstack__Kms__Internal__V1__KhSetAttestatio
 	return answer_changed(rmem, resp, detail);
 }
 
+/* ---------------------------------------------------------------------------------------------- */
+/* Threshold backup and recovery                                                                   */
+
+/* The recovery key of an uninitialised node: in this process's memory only, never sealed. */
+static struct {
+	int set;
+	uint8_t sk[X25519_KEY_LEN], pub[X25519_KEY_LEN];
+	uint64_t expires_at;
+} g_recovery;
+
+static void recovery_forget(void)
+{
+	secure_wipe(&g_recovery, sizeof(g_recovery));
+}
+
+void kh_ops_wipe(void)
+{
+	recovery_forget();
+}
+
+/* What the shares protect: the root state without attestations (to stay small), encoded. */
+static err_t share_secret(struct buf_writer *w, uint32_t **epochs, size_t *n_epochs, struct arena *mem)
+{
+	const kms_sealed_state *st = kh_state();
+	kms_sealed_state copy = *st;
+	kms_root_epoch **eps = arena_alloc(mem, (st->n_epochs ? st->n_epochs : 1) * sizeof(*eps));
+	err_t err;
+
+	if (!eps || !(*epochs = arena_alloc(mem, (st->n_epochs ? st->n_epochs : 1) * sizeof(**epochs))))
+		return ERR_NOMEM;
+	*n_epochs = 0;
+	for (size_t i = 0; i < st->n_epochs; i++) {
+		kms_root_epoch *e = arena_memdup(mem, st->epochs[i], sizeof(*e));
+
+		if (!e)
+			return ERR_NOMEM;
+		e->attestation = (ProtobufCBinaryData){ 0, NULL };
+		eps[i] = e;
+		if (e->state != DSTACK__KMS__V1__EPOCH_STATE__EPOCH_STATE_RETIRED)
+			(*epochs)[(*n_epochs)++] = e->epoch;
+	}
+	copy.epochs = eps;
+	copy.origin = UNCONST("recovery");
+	err = pb_encode(&copy.base, w);
+	secure_wipe(eps, st->n_epochs * sizeof(*eps));
+	return err;
+}
+
+static err_t op_export_shares(const Dstack__Kms__Internal__V1__KhExportSharesRequest *r, struct arena *mem,
+			      kh_response *resp, const char **detail)
+{
+	Dstack__Kms__V1__ExportSharesResponse *out;
+	uint8_t set_id[KMS_SHARE_SET_ID_LEN], *shares = NULL;
+	size_t n = r->n_custodians, len = 0;
+	struct buf_writer secret;
+	err_t err;
+
+	if (!kh_state()) {
+		*detail = "no root keys";
+		return ERR_FAILED_PRECONDITION;
+	}
+	if (n < 2 || n > SHAMIR_MAX_SHARES || r->threshold < 2 || r->threshold > n) {
+		*detail = "need 2 <= threshold <= custodians <= 255";
+		return ERR_INVALID_ARG;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (r->custodians[i]->public_key.len != X25519_KEY_LEN) {
+			*detail = "every custodian needs a 32-byte X25519 public key";
+			return ERR_INVALID_ARG;
+		}
+	out = PB_NEW(Dstack__Kms__V1__ExportSharesResponse, dstack__kms__v1__export_shares_response__descriptor, mem);
+	if (!out || !(out->shares = arena_zalloc(mem, n * sizeof(*out->shares))))
+		return ERR_NOMEM;
+	buf_writer_init(&secret, KMS_SHARE_MAX_CIPHERTEXT - AES256GCM_TAG_LEN - 1);
+	secret.wipe = 1;
+	if ((err = share_secret(&secret, &out->epochs, &out->n_epochs, mem)) != ERR_OK) {
+		*detail = err == ERR_PROTO_TOO_LARGE ? "the root state is too large for one share (64 KiB)"
+						     : "cannot encode the root state";
+		goto out;
+	}
+	len = secret.len;
+	err = ERR_NOMEM;
+	if (RAND_bytes(set_id, sizeof(set_id)) != 1 || !(shares = malloc(n * (len + 1)))) {
+		err = shares ? ERR_CRYPTO : ERR_NOMEM;
+		goto out;
+	}
+	if ((err = shamir_split(secret.p, len, r->threshold, (unsigned)n, shares)) != ERR_OK) {
+		*detail = "cannot split the root state";
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		kms_share *sh = PB_NEW(kms_share, dstack__kms__v1__encrypted_share__descriptor, mem);
+
+		if (!sh) {
+			err = ERR_NOMEM;
+			goto out;
+		}
+		if ((err = kms_share_seal(r->custodians[i]->public_key.data, set_id, (uint32_t)(i + 1), r->threshold,
+					  (uint32_t)n, shares + i * (len + 1), len + 1, mem, sh)) != ERR_OK) {
+			*detail = "cannot encrypt a share";
+			goto out;
+		}
+		sh->custodian_name = r->custodians[i]->name;
+		out->shares[out->n_shares++] = sh;
+	}
+	out->share_set_id = (ProtobufCBinaryData){ sizeof(set_id), dup_bytes(mem, set_id, sizeof(set_id)) };
+	out->secret_commitment.data = arena_alloc(mem, 32);
+	if (!out->share_set_id.data || !out->secret_commitment.data) {
+		err = ERR_NOMEM;
+		goto out;
+	}
+	kms_share_commitment(set_id, secret.p, len, out->secret_commitment.data);
+	out->secret_commitment.len = 32;
+	out->threshold = r->threshold;
+	out->total = (uint32_t)n;
+	out->created_at_unix = r->now_unix;
+	resp->result_case = DSTACK__KMS__INTERNAL__V1__KH_RESPONSE__RESULT_EXPORT_SHARES;
+	resp->export_shares = out;
+	err = ERR_OK;
+out:
+	if (shares) {
+		secure_wipe(shares, n * (len + 1));
+		free(shares);
+	}
+	buf_writer_free(&secret);
+	return err;
+}
+
+static err_t op_recovery_key(const Dstack__Kms__Internal__V1__KhRecoveryKeyRequest *r, struct arena *mem,
+			     kh_response *resp, const char **detail)
+{
+	Dstack__Kms__V1__GetRecoveryKeyResponse *out;
+	err_t err;
+
+	if (kh_state()) {
+		*detail = "this KMS already holds root keys: recovery is for a fresh node";
+		return ERR_FAILED_PRECONDITION;
+	}
+	recovery_forget();
+	if (RAND_priv_bytes(g_recovery.sk, sizeof(g_recovery.sk)) != 1)
+		return ERR_CRYPTO;
+	if ((err = x25519_public_key(g_recovery.sk, g_recovery.pub)) != ERR_OK) {
+		recovery_forget();
+		return err;
+	}
+	g_recovery.set = 1;
+	g_recovery.expires_at = r->now_unix + (r->ttl_s ? r->ttl_s : 3600);
+	out = PB_NEW(Dstack__Kms__V1__GetRecoveryKeyResponse, dstack__kms__v1__get_recovery_key_response__descriptor, mem);
+	if (!out)
+		return ERR_NOMEM;
+	out->public_key = (ProtobufCBinaryData){ 32, dup_bytes(mem, g_recovery.pub, 32) };
+	out->expires_at_unix = g_recovery.expires_at;
+	if (!out->public_key.data)
+		return ERR_NOMEM;
+	resp->result_case = DSTACK__KMS__INTERNAL__V1__KH_RESPONSE__RESULT_RECOVERY_KEY;
+	resp->recovery_key = out;
+	return ERR_OK;
+}
+
+static err_t op_recover(const Dstack__Kms__Internal__V1__KhRecoverRequest *r, struct arena *mem, kh_response *resp,
+			const char **detail)
+{
+	Dstack__Kms__Internal__V1__KhImportRequest ireq;
+	const uint8_t **pieces = NULL;
+	struct buf_writer plain, secret;
+	ProtobufCMessage *m;
+	size_t len = 0, k = 0, t = 0;
+	uint8_t commit[32];
+	err_t err = ERR_INVALID_ARG;
+
+	if (kh_state()) {
+		*detail = "this KMS already holds root keys";
+		return ERR_FAILED_PRECONDITION;
+	}
+	if (!g_recovery.set || r->now_unix >= g_recovery.expires_at) {
+		recovery_forget();
+		*detail = "no live recovery key: call GetRecoveryKey and re-encrypt the shares to it";
+		return ERR_FAILED_PRECONDITION;
+	}
+	if (r->share_set_id.len != KMS_SHARE_SET_ID_LEN || r->secret_commitment.len != 32 || !r->n_shares ||
+	    r->n_shares > SHAMIR_MAX_SHARES) {
+		*detail = "share_set_id (16 bytes), secret_commitment (32 bytes) and 1..255 shares are required";
+		return ERR_INVALID_ARG;
+	}
+	buf_writer_init(&plain, (size_t)r->n_shares * KMS_SHARE_MAX_CIPHERTEXT);
+	plain.wipe = 1;
+	buf_writer_init(&secret, KMS_SHARE_MAX_CIPHERTEXT);
+	secret.wipe = 1;
+	if (!(pieces = calloc(r->n_shares, sizeof(*pieces)))) {
+		err = ERR_NOMEM;
+		goto out;
+	}
+	/* Decrypt every share first (offsets, then pointers: the writer may move while it grows). */
+	{
+		size_t offs[SHAMIR_MAX_SHARES];
+
+		for (size_t i = 0; i < r->n_shares; i++) {
+			const kms_share *sh = r->shares[i];
+			size_t before = plain.len;
+
+			if (sh->share_set_id.len != KMS_SHARE_SET_ID_LEN ||
+			    memcmp(sh->share_set_id.data, r->share_set_id.data, KMS_SHARE_SET_ID_LEN) != 0 ||
+			    (t && sh->threshold != t)) {
+				*detail = "the shares belong to different share sets or thresholds";
+				goto out;
+			}
+			t = sh->threshold;
+			if ((err = kms_share_open(g_recovery.sk, sh, &plain)) != ERR_OK) {
+				*detail = err == ERR_INVALID_ARG ? "a share is not encrypted to this KMS's recovery key"
+								 : "a share does not decrypt (tampered, or from another set)";
+				goto out;
+			}
+			if (i == 0)
+				len = plain.len - before - 1;
+			else if (plain.len - before - 1 != len) {
+				*detail = "shares of different lengths";
+				err = ERR_INVALID_ARG;
+				goto out;
+			}
+			if (plain.p[before] != sh->index) {
+				*detail = "a share's index does not match its x coordinate";
+				err = ERR_INVALID_ARG;
+				goto out;
+			}
+			offs[k++] = before;
+		}
+		for (size_t i = 0; i < k; i++)
+			pieces[i] = plain.p + offs[i];
+	}
+	if (k < t) {
+		*detail = "fewer shares than the threshold";
+		err = ERR_FAILED_PRECONDITION;
+		goto out;
+	}
+	if (!buf_reserve(&secret, len)) {
+		err = buf_writer_status(&secret);
+		goto out;
+	}
+	if ((err = shamir_combine(pieces, k, len, secret.p)) != ERR_OK) {
+		*detail = "the shares do not combine (duplicate indices?)";
+		goto out;
+	}
+	buf_commit(&secret, len);
+	kms_share_commitment(r->share_set_id.data, secret.p, len, commit);
+	if (!ct_equal(commit, r->secret_commitment.data, 32)) {
+		*detail = "the rebuilt secret does not match the commitment (too few or wrong shares)";
+		err = ERR_CRYPTO;
+		goto out;
+	}
+	if ((err = pb_decode(&dstack__kms__internal__v1__sealed_state__descriptor, secret.p, secret.len, KMS_STORE_MAX, mem,
+			     &m)) != ERR_OK) {
+		*detail = "the rebuilt root state does not decode";
+		goto out;
+	}
+	dstack__kms__internal__v1__kh_import_request__init(&ireq);
+	ireq.state = (kms_sealed_state *)m;
+	ireq.origin = UNCONST("recovery");
+	ireq.domain = r->domain;
+	ireq.now_unix = r->now_unix;
+	if ((err = op_import(&ireq, mem, resp, detail)) == ERR_OK)
+		recovery_forget();
+out:
+	free(pieces);
+	buf_writer_free(&plain);
+	buf_writer_free(&secret);
+	return err;
+}
+
 err_t kh_dispatch(const kh_request *req, struct arena *mem, kh_response *resp, const char **detail)
 {
 	switch (req->op_case) {
@@ -791,6 +1063,12 @@ err_t kh_dispatch(const kh_request *req, struct arena *mem, kh_response *resp, c
 		return op_retire(req->retire, mem, resp, detail);
 	case DSTACK__KMS__INTERNAL__V1__KH_REQUEST__OP_SET_ATTESTATION:
 		return op_set_attestation(req->set_attestation, mem, resp, detail);
+	case DSTACK__KMS__INTERNAL__V1__KH_REQUEST__OP_EXPORT_SHARES:
+		return op_export_shares(req->export_shares, mem, resp, detail);
+	case DSTACK__KMS__INTERNAL__V1__KH_REQUEST__OP_RECOVERY_KEY:
+		return op_recovery_key(req->recovery_key, mem, resp, detail);
+	case DSTACK__KMS__INTERNAL__V1__KH_REQUEST__OP_RECOVER:
+		return op_recover(req->recover, mem, resp, detail);
 	default:
 		*detail = "unknown key-holder request";
 		return ERR_UNIMPLEMENTED;

@@ -19,6 +19,9 @@ void kh_free_arena(struct arena *a);
  */
 err_t kh_commit(struct arena *mem, kms_sealed_state *next, const char **detail) MUST_CHECK;
 
+/* Wipe what the operations keep between requests (the recovery key). */
+void kh_ops_wipe(void);
+
 /* Answer one request into resp (allocated from mem). *detail: static text on error. */
 err_t kh_dispatch(const kh_request *req, struct arena *mem, kh_response *resp, const char **detail) MUST_CHECK;
 

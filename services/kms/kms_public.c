@@ -6,6 +6,7 @@
 #include <openssl/x509.h>
 
 #include "dkdf.h"
+#include "dstack_keys.h"
 #include "dstack/kms/v1/kms.pb-c.h"
 #include "kms.h"
 #include "kms_store.h"
@@ -207,17 +208,16 @@ int kms_on_get_temp_ca_cert(struct rpc_call *call, const ProtobufCMessage *req, 
 	return ERR_OK;
 }
 
-err_t kms_validate_bootstrap(const ProtobufCMessage *msg, const char **detail)
+err_t kms_check_domain(const char *domain, const char **detail)
 {
-	const Dstack__Kms__V1__BootstrapRequest *q = (const void *)msg;
-	size_t n = q->domain ? strlen(q->domain) : 0;
+	size_t n = domain ? strlen(domain) : 0;
 
 	if (n == 0 || n > 253) {
-		*detail = "domain: the DNS name of this KMS's RPC endpoint (1-253 characters)";
+		*detail = "domain: the DNS name (or IP address) of this KMS's RPC endpoint, 1-253 characters";
 		return ERR_INVALID_ARG;
 	}
 	for (size_t i = 0; i < n; i++) {
-		char c = q->domain[i];
+		char c = domain[i];
 
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.')) {
 			*detail = "domain: letters, digits, '-' and '.' only";
@@ -225,6 +225,48 @@ err_t kms_validate_bootstrap(const ProtobufCMessage *msg, const char **detail)
 		}
 	}
 	return ERR_OK;
+}
+
+err_t kms_validate_bootstrap(const ProtobufCMessage *msg, const char **detail)
+{
+	return kms_check_domain(((const Dstack__Kms__V1__BootstrapRequest *)msg)->domain, detail);
+}
+
+/* Quote over dstack's bootstrap report data and record it with epoch 0. */
+static err_t attest_bootstrap(struct kms_env *k, struct arena *mem, const char **detail)
+{
+	const kms_root_epoch *e = k->pub->current;
+	Dstack__Kms__Internal__V1__KhSetAttestationRequest areq;
+	uint8_t rd[DSTACK_REPORT_DATA_LEN];
+	struct ratls_quote q;
+	struct buf_writer w;
+	kh_request kreq;
+	kh_response *kresp;
+	err_t err;
+
+	if ((err = dstack_bootstrap_report_data(e->ca_pubkey.data, e->ca_pubkey.len, e->k256_pubkey.data, rd)) != ERR_OK) {
+		*detail = "cannot compute the bootstrap report data";
+		return err;
+	}
+	if ((err = ratls_tee_quote(k->tee, rd, &q)) != ERR_OK) {
+		*detail = "the TEE gave no quote";
+		return err;
+	}
+	buf_writer_init(&w, 16u << 20);
+	err = ratls_attestation_from_quote(&q, rd, &w, detail);
+	ratls_quote_clear(&q);
+	if (err == ERR_OK) {
+		dstack__kms__internal__v1__kh_set_attestation_request__init(&areq);
+		dstack__kms__internal__v1__kh_request__init(&kreq);
+		areq.epoch = e->epoch;
+		areq.attestation = (ProtobufCBinaryData){ w.len, w.p };
+		kreq.op_case = DSTACK__KMS__INTERNAL__V1__KH_REQUEST__OP_SET_ATTESTATION;
+		kreq.set_attestation = &areq;
+		if ((err = kms_kh_call(k->kh, &kreq, mem, &kresp, detail)) == ERR_OK)
+			err = kms_pub_refresh(k, detail);
+	}
+	buf_writer_free(&w);
+	return err;
 }
 
 /*
@@ -254,7 +296,16 @@ int kms_on_bootstrap(struct rpc_call *call, const ProtobufCMessage *req, Protobu
 		rpc_call_set_detail(call, "%s", detail ? detail : "bootstrap failed");
 		return err;
 	}
-	if ((err = kms_pub_refresh(k, &detail)) != ERR_OK || (err = kms_tls_refresh(k, &detail)) != ERR_OK) {
+	if ((err = kms_pub_refresh(k, &detail)) != ERR_OK) {
+		rpc_call_set_detail(call, "%s", detail);
+		return err;
+	}
+	/* dstack's bootstrap attestation: report data binds the root CA SPKI and the root k256 key. */
+	if (k->tee && (err = attest_bootstrap(k, mem, &detail)) != ERR_OK) {
+		rpc_call_set_detail(call, "root keys generated, but the bootstrap attestation failed: %s", detail);
+		return err;
+	}
+	if ((err = kms_tls_refresh(k, &detail)) != ERR_OK) {
 		rpc_call_set_detail(call, "%s", detail);
 		return err;
 	}

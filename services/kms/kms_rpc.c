@@ -5,14 +5,16 @@
 
 #include "dstack/kms/v1/kms.pb-c.h"
 #include "kms.h"
+#include "kms_audit.h"
 #include "kms_authz.h"
+#include "tee.h"
 #include "kms_store.h"
 #include "pbcodec.h"
 #include "ratls.h"
 
 int kms_is_dev(const struct kms_env *k)
 {
-	return strcmp(k->cfg->seal_provider, "sim") == 0;
+	return strcmp(k->cfg->seal_provider, "sim") == 0 || strcmp(k->cfg->tee_backend, "sim") == 0;
 }
 
 /* Operator status: lifecycle, epochs (public parts) and where the keys are sealed. */
@@ -70,14 +72,24 @@ static const struct rpc_method kms_methods[] = {
 	{ "GetMeta", kms_on_get_meta, RPC_F_PUBLIC | RPC_F_IDEMPOTENT, NULL },
 	{ "GetTempCaCert", kms_on_get_temp_ca_cert, RPC_F_PUBLIC | RPC_F_IDEMPOTENT, NULL },
 	{ "GetAppKey", kms_on_get_app_key, RPC_F_ATTESTED, kms_validate_get_app_key },
+	{ "GetKmsKey", kms_on_get_kms_key, RPC_F_ATTESTED, NULL },
 	{ "GetAppEnvEncryptPubKey", kms_on_get_app_env_encrypt_pub_key, RPC_F_PUBLIC | RPC_F_IDEMPOTENT,
 	  kms_validate_app_id },
+	{ "SignCert", kms_on_sign_cert, RPC_F_PUBLIC, kms_validate_sign_cert },
 };
 
 /* Every KmsAdmin method moves or reveals root-key state: all admin. */
 static const struct rpc_method admin_methods[] = {
 	{ "Status", on_status, RPC_F_ADMIN | RPC_F_IDEMPOTENT, NULL },
 	{ "Bootstrap", kms_on_bootstrap, RPC_F_ADMIN, kms_validate_bootstrap },
+	{ "Onboard", kms_on_onboard, RPC_F_ADMIN, kms_validate_onboard },
+	{ "ListOnboardings", kms_on_list_onboardings, RPC_F_ADMIN | RPC_F_IDEMPOTENT, NULL },
+	{ "RotateEpoch", kms_on_rotate_epoch, RPC_F_ADMIN, NULL },
+	{ "RetireEpoch", kms_on_retire_epoch, RPC_F_ADMIN, NULL },
+	{ "ListEpochs", kms_on_list_epochs, RPC_F_ADMIN | RPC_F_IDEMPOTENT, NULL },
+	{ "ExportShares", kms_on_export_shares, RPC_F_ADMIN, kms_validate_export_shares },
+	{ "GetRecoveryKey", kms_on_get_recovery_key, RPC_F_ADMIN, NULL },
+	{ "RecoverFromShares", kms_on_recover_from_shares, RPC_F_ADMIN, kms_validate_recover },
 };
 
 err_t kms_init(struct svc_env *env, const char **detail)
@@ -105,6 +117,20 @@ err_t kms_init(struct svc_env *env, const char **detail)
 		*detail = "cannot create the registry client";
 		return ERR_NOMEM;
 	}
+	if ((err = kms_audit_open(k->cfg->state_dir, &k->audit, detail)) != ERR_OK)
+		return err;
+	if (*k->cfg->tee_backend) {
+		struct tee_config tc = { .backend = k->cfg->tee_backend, .state_dir = k->cfg->tee_state_dir };
+
+		if (!tc.state_dir) {
+			*detail = "tee.backend needs tee.state_dir";
+			return ERR_CONFIG;
+		}
+		if ((err = tee_open(&tc, &k->tee, detail)) != ERR_OK)
+			return err;
+	}
+	if ((err = kms_replica_start(k, detail)) != ERR_OK)
+		return err;
 	k->kms_def = (struct rpc_service_def){
 		&dstack__kms__v1__kms__descriptor, kms_methods, ARRAY_LEN(kms_methods), k,
 	};
@@ -131,6 +157,10 @@ void kms_fini(struct svc_env *env)
 		kms_pub_free(k->pub);
 		kms_tls_free(k->tls);
 		kms_authz_free(k->authz);
+		kms_audit_close(k->audit);
+		tee_close(k->tee);
+		if (k->sync_timer)
+			event_free(k->sync_timer);
 	}
 	free(env->priv);
 	env->priv = NULL;

@@ -212,9 +212,36 @@ err_t kms_tls_init(struct kms_env *k, const char **detail)
 	return ERR_OK;
 }
 
+err_t kms_self_verdict(struct kms_env *k, const struct ratls_verdict **out, const char **detail)
+{
+	struct ratls_cert_params p = { .cn = "dstack-kms self-check", .not_after = wall_s() + 300 };
+	struct ratls_failure why;
+	EVP_PKEY *key;
+	X509 *x = NULL;
+	err_t err;
+
+	if (!k->tee) {
+		*detail = "no TEE backend configured (tee.backend)";
+		return ERR_FAILED_PRECONDITION;
+	}
+	if (!(key = ratls_key_new()))
+		return ERR_NOMEM;
+	if ((err = ratls_cert_new_attested(&p, key, ratls_tee_quote, k->tee, NULL, key, &x, detail)) == ERR_OK &&
+	    (err = ratls_verify_cert(k->tls->verifier, x, wall_s(), out, &why)) != ERR_OK)
+		*detail = "this node's own evidence does not verify here (collateral? trust roots?)";
+	X509_free(x);
+	EVP_PKEY_free(key);
+	return err;
+}
+
 void kms_tls_stats(const struct kms_env *k, struct ratls_stats *out)
 {
 	ratls_verifier_stats(k->tls->verifier, out);
+}
+
+struct ratls_verifier *kms_tls_verifier(const struct kms_env *k)
+{
+	return k->tls->verifier;
 }
 
 void kms_tls_free(struct kms_tls *t)

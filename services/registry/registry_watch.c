@@ -21,7 +21,7 @@
 #define RECENT_EXTRA 64u           /* block hashes kept beyond the confirmation depth */
 #define RECENT_CAP REGISTRY_CHECKPOINT_MAX_RECENT   /* and never more than one header batch */
 #define HEADER_BATCH 400u          /* headers per JSON-RPC batch */
-#define STEP_MAX_BLOCKS 400u       /* distinct blocks with logs in one range (the range is cut to fit) */
+#define STEP_MAX_BLOCKS 2000u      /* distinct blocks with logs in one range (the range is cut to fit) */
 #define STEP_MAX_NEW_APPS 128u     /* AppRegistered handled in one step (the range is cut to fit) */
 #define STEP_ARENA (512u << 20)    /* JSON and decoded logs of one step */
 #define RETRY_MS 200u              /* after a transient failure (the chain moved under a step) */
@@ -46,10 +46,13 @@ struct step {
 	struct arena mem;
 	uint64_t from, to, target;
 	uint64_t head_seen_at;     /* last_head_seen when the target was chosen */
+	size_t distinct;           /* blocks with logs in the range (after any cut) */
+	int cut;                   /* the range was cut short: more logs came back than one step takes */
 	struct plog *logs;         /* malloc'd, grows */
 	size_t nlogs, cap;
 	struct new_app apps[STEP_MAX_NEW_APPS];
 	size_t napps;
+	int code_latest;           /* the node has no state at `to`: App code and createdAtBlock read at latest */
 	size_t bf_app;             /* backfill: which app, from which block */
 	uint64_t bf_next;
 	uint64_t *numbers;         /* blocks whose headers are needed, sorted unique */
@@ -100,6 +103,7 @@ struct registry_watch {
 	size_t nrecent, recent_max;
 	uint8_t (*tracked)[REGISTRY_ADDR_LEN];   /* [0] is the registry; then registered Apps with our code */
 	size_t ntracked, tracked_cap;
+	uint32_t range;            /* blocks per eth_getLogs now: log_range, less while ranges come back cut */
 
 	uint64_t reorgs, last_reorg_block, ignored;
 	err_t last_err;
@@ -607,6 +611,7 @@ static void backfill_next(struct registry_watch *w);
  */
 static void cut_range(struct step *s, uint64_t cut)
 {
+	s->cut = 1;
 	while (s->nlogs && s->logs[s->nlogs - 1].log.block_number >= cut)
 		s->nlogs--;
 	s->to = cut - 1;
@@ -670,10 +675,18 @@ static void on_logs(void *arg, const struct jsonrpc_info *info, const struct jso
 		if (i == 0 || s->logs[i].log.block_number != s->logs[i - 1].log.block_number) {
 			if (++distinct > STEP_MAX_BLOCKS) {
 				cut_range(s, s->logs[i].log.block_number);
+				distinct--;
 				break;
 			}
 		}
 	}
+	s->distinct = distinct;
+	/*
+	 * Logs past a cut were fetched for nothing (the next step asks for them
+	 * again): ask for fewer blocks while the chain is this dense.
+	 */
+	if (s->cut)
+		w->range = (uint32_t)MAX(s->to - s->from + 1, 1);
 	/* Decode everything now: a log of our own contracts that does not decode is an endpoint error. */
 	for (size_t i = 0; i < s->nlogs; i++) {
 		struct plog *p = &s->logs[i];
@@ -756,7 +769,7 @@ static void step_begin(struct registry_watch *w, uint64_t from, uint64_t target)
 	s->from = from;
 	s->target = target;
 	s->head_seen_at = w->last_head_seen;
-	s->to = target - from >= w->cfg.log_range ? from + w->cfg.log_range - 1 : target;
+	s->to = target - from >= w->range ? from + w->range - 1 : target;
 	w->step = s;
 	logs_start(w);
 }
@@ -778,6 +791,22 @@ static void on_code(void *arg, const struct jsonrpc_info *info, const struct jso
 		step_fail(w, w->cfg.poll_ms, info->err, "eth_getCode: %s", info->detail);
 		return;
 	}
+	/*
+	 * A node that keeps no state that old (a full node keeps ~128 blocks)
+	 * answers with an error: read at the latest block instead. That is
+	 * sound for the registry's App, which has no SELFDESTRUCT: its code at
+	 * latest with createdAtBlock <= the registration block (checked below)
+	 * means the same code was there at `to`. Any other code is recorded as
+	 * seen at latest (it only decides between two denials).
+	 */
+	for (size_t i = 0; i < s->napps && !s->code_latest; i++)
+		if (r[2 * i].err == JSONRPC_ERR_REMOTE) {
+			log_info(NULL, "chain watcher: no state at block %llu (%s); reading App code at the latest block",
+				 (unsigned long long)s->to, r[2 * i].message);
+			s->code_latest = 1;
+			code_start(w);
+			return;
+		}
 	for (size_t i = 0; i < s->napps; i++) {
 		struct new_app *a = &s->apps[i];
 		const uint8_t *code = NULL, *ret = NULL;
@@ -826,7 +855,7 @@ static void code_start(struct registry_watch *w)
 	struct jsonrpc_req reqs[2 * STEP_MAX_NEW_APPS];
 	struct buf_writer p[2 * STEP_MAX_NEW_APPS];
 	struct jsonrpc_call_opts o = { 0, 0, &s->mem };
-	struct eth_block_ref at = eth_block_at(s->to);
+	struct eth_block_ref at = s->code_latest ? eth_block_latest() : eth_block_at(s->to);
 	err_t err = ERR_OK;
 
 	for (size_t i = 0; i < s->napps; i++) {
@@ -1182,6 +1211,9 @@ static void commit(struct registry_watch *w)
 	if (nev)
 		log_debug(NULL, "chain watcher: applied %zu events up to block %llu", nev, (unsigned long long)w->cp);
 	target = s->target;
+	/* A sparse range that was not cut: widen again (doubling) up to log_range. */
+	if (!s->cut && s->distinct * 2 <= STEP_MAX_BLOCKS && w->range < w->cfg.log_range)
+		w->range = (uint32_t)MIN((uint64_t)w->range * 2, w->cfg.log_range);
 	if (w->cp >= target)
 		w->fresh_at = s->head_seen_at;
 	step_free(s);
@@ -1404,6 +1436,7 @@ struct registry_watch *registry_watch_new(struct event_base *base, struct metric
 	w->active_ep = -1;
 	w->started = wall_s();
 	w->recent_max = MIN((size_t)c->confirmations + RECENT_EXTRA, (size_t)RECENT_CAP);
+	w->range = c->log_range ? c->log_range : 1;
 	if (c->checkpoint_file) {
 		if ((size_t)snprintf(w->events_path, sizeof(w->events_path), "%s.events", c->checkpoint_file) >=
 			    sizeof(w->events_path) ||

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <openssl/pem.h>
+#include <openssl/x509v3.h>
 
 #include "crypto.h"
 #include "dstack/kms/v1/kms.pb-c.h"
@@ -458,6 +459,341 @@ static void test_refusals(void **state)
 	arena_fini(&mem);
 }
 
+/* ---- SignCert: RA-TLS certificates from the per-app CA ---- */
+
+/* SignCert over TLS, without a client certificate (the CSR carries the evidence). */
+static err_t sign_cert_call(uint32_t api_version, const struct buf_writer *csr, const struct buf_writer *sig,
+			    struct rpc_result *res, struct arena *mem)
+{
+	struct rpc_client_opts o = { .base_url = g_kms_url, .wire = RPC_WIRE_GRPC };
+	Dstack__Kms__V1__SignCertRequest q;
+
+	o.tls.insecure_skip_verify = 1;   /* the answer is checked against the root from GetMeta */
+	dstack__kms__v1__sign_cert_request__init(&q);
+	q.api_version = api_version;
+	q.csr = (ProtobufCBinaryData){ csr->len, csr->p };
+	q.signature = (ProtobufCBinaryData){ sig->len, sig->p };
+	q.vm_config = UNCONST("{}");
+	return rpc_call_sync(&o, "/dstack.kms.v1.Kms/SignCert", &q.base, &dstack__kms__v1__sign_cert_response__descriptor,
+			     NULL, mem, res);
+}
+
+struct csr_opts {
+	int version;                      /* 1 or 2 */
+	EVP_PKEY *bind_key;               /* the key the evidence binds (NULL = the CSR key) */
+	EVP_PKEY *sign_key;               /* the key that signs the CSR (NULL = the CSR key) */
+	const char *confirm;              /* NULL = the right word */
+	struct ratls_csr_config cfg;
+};
+
+/* A CSR for `key` with `cvm`'s evidence, and its signature. */
+static void make_csr(struct cvm *cvm, EVP_PKEY *key, const struct csr_opts *o, struct buf_writer *csr,
+		     struct buf_writer *sig)
+{
+	struct ratls_csr c;
+	struct ratls_quote q;
+	struct buf_writer spki, att;
+	uint8_t rd[64];
+	const char *detail = NULL;
+
+	buf_writer_init(&spki, 4096);
+	buf_writer_init(&att, 1u << 22);
+	assert_int_equal(ratls_spki_der(key, &spki), ERR_OK);
+	assert_int_equal(ratls_report_data(o->bind_key ? o->bind_key : key, rd), ERR_OK);
+	assert_int_equal(ratls_tee_quote(cvm->tee, rd, &q), ERR_OK);
+	memset(&c, 0, sizeof(c));
+	c.version = o->version;
+	c.confirm = o->confirm;
+	c.pubkey = spki.p;
+	c.pubkey_len = spki.len;
+	c.config = o->cfg;
+	if (o->version == 2) {
+		assert_int_equal(ratls_attestation_from_quote(&q, rd, &att, &detail), ERR_OK);
+		c.attestation = att.p;
+		c.attestation_len = att.len;
+	} else {
+		c.quote = q.quote;
+		c.quote_len = q.quote_len;
+		c.event_log = (const uint8_t *)q.event_log;
+		c.event_log_len = q.event_log_len;
+	}
+	buf_writer_init(csr, RATLS_CSR_MAX);
+	buf_writer_init(sig, 256);
+	assert_int_equal(ratls_csr_encode(&c, csr), ERR_OK);
+	assert_int_equal(ratls_csr_sign(csr->p, csr->len, o->sign_key ? o->sign_key : key, sig), ERR_OK);
+	ratls_quote_clear(&q);
+	buf_writer_free(&att);
+	buf_writer_free(&spki);
+}
+
+static err_t sign_cert(struct cvm *cvm, EVP_PKEY *key, const struct csr_opts *o, uint32_t api_version,
+		       struct rpc_result *res, struct arena *mem)
+{
+	struct buf_writer csr, sig;
+	err_t err;
+
+	make_csr(cvm, key, o, &csr, &sig);
+	err = sign_cert_call(api_version, &csr, &sig, res, mem);
+	buf_writer_free(&csr);
+	buf_writer_free(&sig);
+	return err;
+}
+
+static struct csr_opts default_csr(int version)
+{
+	static const char *const names[] = { "app.example", "127.0.0.1" };
+	struct csr_opts o;
+
+	memset(&o, 0, sizeof(o));
+	o.version = version;
+	o.cfg.org_name = "Acme";
+	o.cfg.subject = "app.example";
+	o.cfg.alt_names = (const char **)UNCONST(names);
+	o.cfg.n_alt_names = 2;
+	o.cfg.usage_server_auth = 1;
+	o.cfg.usage_client_auth = 1;
+	return o;
+}
+
+/* The KMS root CA as GetMeta publishes it. */
+static X509 *kms_root(void)
+{
+	struct rpc_client_opts o = { .base_url = g_kms_url, .wire = RPC_WIRE_GRPC };
+	Dstack__Kms__V1__GetMetaResponse *r;
+	struct rpc_result res;
+	ProtobufCMessage empty;
+	struct arena mem;
+	X509 *x;
+
+	o.tls.insecure_skip_verify = 1;
+	arena_init(&mem, 1u << 20, 0);
+	protobuf_c_message_init(&google__protobuf__empty__descriptor, &empty);
+	assert_int_equal(rpc_call_sync(&o, "/dstack.kms.v1.Kms/GetMeta", &empty,
+				       &dstack__kms__v1__get_meta_response__descriptor, NULL, &mem, &res),
+			 ERR_OK);
+	r = (Dstack__Kms__V1__GetMetaResponse *)res.resp;
+	x = x509_from_bytes(r->ca_cert, strlen(r->ca_cert));
+	assert_non_null(x);
+	arena_fini(&mem);
+	return x;
+}
+
+static X509 *pem_one(const char *pem)
+{
+	X509 *x = x509_from_bytes(pem, strlen(pem));
+
+	assert_non_null(x);
+	return x;
+}
+
+/*
+ * The chain verifies with OpenSSL up to the KMS root (and only through the
+ * app CA); the leaf certifies `key` with the CVM's app id and usage
+ * app:custom, the app CA has usage app:ca and the same app id. Returns the
+ * leaf and the app CA (caller frees).
+ */
+static void check_issued(const Dstack__Kms__V1__SignCertResponse *r, EVP_PKEY *key, const uint8_t app_id[20],
+			 X509 **leaf_out, X509 **ca_out)
+{
+	X509 *root = kms_root(), *leaf, *app_ca, *top;
+	X509_STORE *st = X509_STORE_new();
+	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+	STACK_OF(X509) *untrusted = sk_X509_new_null();
+	struct ratls_cert_ext ext;
+
+	assert_int_equal(r->n_certificate_chain, 3);
+	leaf = pem_one(r->certificate_chain[0]);
+	app_ca = pem_one(r->certificate_chain[1]);
+	top = pem_one(r->certificate_chain[2]);
+	assert_int_equal(X509_cmp(top, root), 0);
+	assert_non_null(st);
+	assert_non_null(ctx);
+	assert_non_null(untrusted);
+	assert_int_equal(X509_STORE_add_cert(st, root), 1);
+	assert_int_equal(sk_X509_push(untrusted, app_ca), 1);
+	assert_int_equal(X509_STORE_CTX_init(ctx, st, leaf, untrusted), 1);
+	assert_int_equal(X509_verify_cert(ctx), 1);
+	assert_int_equal(sk_X509_num(X509_STORE_CTX_get0_chain(ctx)), 3);
+	/* without the app CA it does not verify: the root never signs leaves directly */
+	X509_STORE_CTX_cleanup(ctx);
+	assert_int_equal(X509_STORE_CTX_init(ctx, st, leaf, NULL), 1);
+	assert_int_not_equal(X509_verify_cert(ctx), 1);
+	assert_int_equal(EVP_PKEY_eq(X509_get0_pubkey(leaf), key), 1);
+	assert_int_equal(X509_check_ca(leaf), 0);
+	assert_int_equal(ratls_cert_ext_read(leaf, &ext, NULL), ERR_OK);
+	assert_int_equal(ext.app_id.len, 20);
+	assert_memory_equal(ext.app_id.p, app_id, 20);
+	assert_int_equal(ext.usage.len, strlen(RATLS_USAGE_APP_CUSTOM));
+	assert_memory_equal(ext.usage.p, RATLS_USAGE_APP_CUSTOM, ext.usage.len);
+	assert_int_equal(ratls_cert_ext_read(app_ca, &ext, NULL), ERR_OK);
+	assert_memory_equal(ext.app_id.p, app_id, 20);
+	assert_memory_equal(ext.usage.p, RATLS_USAGE_APP_CA, ext.usage.len);
+	assert_int_equal(r->key_epoch, 0);
+	X509_STORE_CTX_free(ctx);
+	X509_STORE_free(st);
+	sk_X509_free(untrusted);
+	X509_free(top);
+	X509_free(root);
+	*leaf_out = leaf;
+	*ca_out = app_ca;
+}
+
+static void test_sign_cert_issued(void **state)
+{
+	struct cvm a;
+	EVP_PKEY *key = ratls_key_new(), *key1 = ratls_key_new();
+	struct csr_opts o = default_csr(2);
+	struct rpc_result res;
+	struct ratls_cert_ext ext;
+	struct arena mem;
+	X509 *leaf, *ca, *leaf1, *ca1;
+	X509_NAME *subj;
+	uint8_t app[20];
+	char cn[128];
+	uint64_t na = wall_s() + 30 * 86400ull, got_na = 0;
+
+	(void)state;
+	assert_non_null(key);
+	assert_non_null(key1);
+	arena_init(&mem, 8u << 20, 0);
+	unhex(APP_A, app, sizeof(app));
+	cvm_open(&a, "cvm-sc", APP_A, COMPOSE_OK, "7777777777777777777777777777777777777777");
+
+	/* V2: attestation inside, asked to be copied into the certificate, 30 days */
+	o.cfg.ext_quote = 1;
+	o.cfg.has_not_after = 1;
+	o.cfg.not_after = na;
+	assert_int_equal(sign_cert(&a, key, &o, 2, &res, &mem), ERR_OK);
+	check_issued((const Dstack__Kms__V1__SignCertResponse *)res.resp, key, app, &leaf, &ca);
+	subj = X509_get_subject_name(leaf);
+	assert_true(X509_NAME_get_text_by_NID(subj, NID_commonName, cn, sizeof(cn)) > 0);
+	assert_string_equal(cn, "app.example");
+	assert_true(X509_NAME_get_text_by_NID(subj, NID_organizationName, cn, sizeof(cn)) > 0);
+	assert_string_equal(cn, "Acme");
+	assert_int_equal(X509_check_host(leaf, "app.example", 0, 0, NULL), 1);
+	assert_int_equal(X509_check_ip_asc(leaf, "127.0.0.1", 0), 1);
+	assert_true(X509_get_extended_key_usage(leaf) & (XKU_SSL_SERVER | XKU_SSL_CLIENT));
+	assert_true(dcap_asn1_time_unix(X509_get0_notAfter(leaf), &got_na));
+	assert_true(got_na == na);
+	assert_int_equal(ratls_cert_ext_read(leaf, &ext, NULL), ERR_OK);
+	assert_non_null(ext.attestation.p);   /* ext_quote: the CSR's evidence, which binds this very key */
+
+	/* V1 (quote + event log), no ext_quote: same app CA key, no evidence in the leaf */
+	o = default_csr(1);
+	assert_int_equal(sign_cert(&a, key1, &o, 1, &res, &mem), ERR_OK);
+	check_issued((const Dstack__Kms__V1__SignCertResponse *)res.resp, key1, app, &leaf1, &ca1);
+	assert_int_equal(EVP_PKEY_eq(X509_get0_pubkey(ca), X509_get0_pubkey(ca1)), 1);
+	assert_int_equal(ratls_cert_ext_read(leaf1, &ext, NULL), ERR_OK);
+	assert_null(ext.attestation.p);
+	assert_null(ext.tdx_quote.p);
+	/* dstack's default validity is ten years; this KMS caps it at one */
+	assert_true(dcap_asn1_time_unix(X509_get0_notAfter(leaf1), &got_na));
+	assert_true(got_na <= wall_s() + 365 * 86400ull && got_na > wall_s() + 364 * 86400ull);
+	X509_free(leaf1);
+	X509_free(ca1);
+
+	/* V1 with ext_quote: the legacy quote + log go into the certificate as a VersionedAttestation */
+	o.cfg.ext_quote = 1;
+	assert_int_equal(sign_cert(&a, key1, &o, 1, &res, &mem), ERR_OK);
+	check_issued((const Dstack__Kms__V1__SignCertResponse *)res.resp, key1, app, &leaf1, &ca1);
+	assert_int_equal(ratls_cert_ext_read(leaf1, &ext, NULL), ERR_OK);
+	assert_non_null(ext.attestation.p);
+	{
+		struct ratls_attestation att;
+		uint8_t rd[64];
+
+		assert_int_equal(ratls_attestation_decode(ext.attestation.p, ext.attestation.len, &mem, &att, NULL),
+				 ERR_OK);
+		assert_int_equal(att.platform, RATLS_PLATFORM_TDX);
+		assert_int_equal(ratls_report_data(key1, rd), ERR_OK);
+		assert_memory_equal(att.report_data, rd, 64);
+		assert_true(att.n_runtime_events > 0);
+	}
+
+	X509_free(leaf);
+	X509_free(ca);
+	X509_free(leaf1);
+	X509_free(ca1);
+	cvm_close(&a);
+	EVP_PKEY_free(key);
+	EVP_PKEY_free(key1);
+	arena_fini(&mem);
+}
+
+static void expect_refused(struct cvm *cvm, EVP_PKEY *key, const struct csr_opts *o, uint32_t api_version,
+			   enum rpc_code code, const char *text)
+{
+	struct rpc_result res;
+	struct arena mem;
+
+	arena_init(&mem, 8u << 20, 0);
+	assert_int_not_equal(sign_cert(cvm, key, o, api_version, &res, &mem), ERR_OK);
+	if (res.code != code || !res.message || !strstr(res.message, text))
+		fail_msg("SignCert: want %d \"%s\", got %d \"%s\"", (int)code, text, (int)res.code,
+			 res.message ? res.message : "");
+	assert_null(res.resp);
+	arena_fini(&mem);
+}
+
+static void test_sign_cert_refusals(void **state)
+{
+	struct cvm a, bad;
+	EVP_PKEY *key = ratls_key_new(), *other = ratls_key_new();
+	struct csr_opts o;
+
+	(void)state;
+	assert_non_null(key);
+	assert_non_null(other);
+	cvm_open(&a, "cvm-sc-neg", APP_A, COMPOSE_OK, "8888888888888888888888888888888888888888");
+
+	/* signed by another key than the CSR's */
+	o = default_csr(2);
+	o.sign_key = other;
+	expect_refused(&a, key, &o, 2, RPC_INVALID_ARGUMENT, "signature");
+	/* evidence bound to another key (e.g. lifted from another CVM's CSR), properly signed */
+	o = default_csr(2);
+	o.bind_key = other;
+	expect_refused(&a, key, &o, 2, RPC_PERMISSION_DENIED, "binding step: ERR_RATLS_BINDING");
+	o.version = 1;
+	expect_refused(&a, key, &o, 1, RPC_PERMISSION_DENIED, "binding step: ERR_RATLS_BINDING");
+	/* APP_INFO is not implemented: refused, not silently dropped */
+	o = default_csr(2);
+	o.cfg.ext_app_info = 1;
+	expect_refused(&a, key, &o, 2, RPC_INVALID_ARGUMENT, "ext_app_info not supported yet");
+	/* names the certificate cannot carry honestly */
+	o = default_csr(2);
+	o.cfg.subject = "app\nINFO forged log line";
+	expect_refused(&a, key, &o, 2, RPC_INVALID_ARGUMENT, "subject");
+	o = default_csr(2);
+	o.cfg.subject = "a-subject-that-is-longer-than-the-sixty-four-characters-x509-allows";
+	expect_refused(&a, key, &o, 2, RPC_INVALID_ARGUMENT, "subject");
+	/* the confirm word */
+	o = default_csr(2);
+	o.confirm = "please sign this:";
+	expect_refused(&a, key, &o, 2, RPC_INVALID_ARGUMENT, "confirm word");
+	/* more than a year, already expired */
+	o.confirm = NULL;
+	o.cfg.has_not_after = 1;
+	o.cfg.not_after = wall_s() + 2 * 365 * 86400ull;
+	expect_refused(&a, key, &o, 2, RPC_INVALID_ARGUMENT, "not_after");
+	o.cfg.not_after = wall_s() - 1;
+	expect_refused(&a, key, &o, 2, RPC_INVALID_ARGUMENT, "not_after");
+	/* a V2 CSR sent as V1, an unknown version */
+	o = default_csr(2);
+	expect_refused(&a, key, &o, 1, RPC_INVALID_ARGUMENT, "csr:");
+	expect_refused(&a, key, &o, 3, RPC_INVALID_ARGUMENT, "api_version");
+
+	/* a compose hash the registry denies: the boot-time measurement is authorised like GetAppKey's */
+	cvm_open(&bad, "cvm-sc-bad", APP_A, COMPOSE_BAD, "9999999999999999999999999999999999999999");
+	o = default_csr(2);
+	expect_refused(&bad, key, &o, 2, RPC_PERMISSION_DENIED, "compose hash not allowed");
+
+	cvm_close(&bad);
+	cvm_close(&a);
+	EVP_PKEY_free(key);
+	EVP_PKEY_free(other);
+}
+
 /* A KMS that trusts only Intel's root refuses simulated evidence; one whose registry is down fails closed. */
 static void test_production_roots_and_registry_down(void **state)
 {
@@ -495,6 +831,8 @@ int main(void)
 		cmocka_unit_test(test_keys_released_and_stable),
 		cmocka_unit_test(test_denied_compose_hash),
 		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_sign_cert_issued),
+		cmocka_unit_test(test_sign_cert_refusals),
 		/* Last: it stops the registry. */
 		cmocka_unit_test(test_production_roots_and_registry_down),
 	};

@@ -576,6 +576,121 @@ static void write_seed(const char *dir, const char *name, uint8_t prefix, int wi
 	fclose(f);
 }
 
+/* Evidence without a certificate (SignCert CSRs): the same steps from the binding on, bound to a given SPKI. */
+static void test_evidence_without_cert(void **state)
+{
+	struct fx *f = *state;
+	struct ratls_verifier *v = verifier(f, NULL);
+	EVP_PKEY *other = ratls_key_new();
+	const struct ratls_verdict *vd = NULL;
+	struct ratls_failure why;
+	struct ratls_stats st;
+	struct ratls_attestation legacy;
+	struct attest_boot_info bi;
+	struct buf_writer att, spki, ospki;
+	struct ratls_quote q;
+	struct arena a;
+	uint8_t rd[64], zero[32] = { 0 };
+
+	assert_non_null(other);
+	arena_init(&a, 16u << 20, 0);
+	buf_writer_init(&att, RATLS_ATTESTATION_MAX);
+	buf_writer_init(&spki, 4096);
+	buf_writer_init(&ospki, 4096);
+	assert_int_equal(ratls_spki_der(f->key, &spki), ERR_OK);
+	assert_int_equal(ratls_spki_der(other, &ospki), ERR_OK);
+	assert_int_equal(ratls_report_data(f->key, rd), ERR_OK);
+	assert_int_equal(rt_sim_quote(&f->s, rd, &q), ERR_OK);
+	assert_int_equal(ratls_attestation_from_quote(&q, rd, &att, NULL), ERR_OK);
+
+	/* bound to f->key: accepted, with the claims SignCert needs; nothing cached */
+	assert_int_equal(ratls_verify_attestation(v, att.p, att.len, spki.p, spki.len, RT_NOW, &vd, &why), ERR_OK);
+	assert_int_equal(why.err, ERR_OK);
+	assert_int_equal(vd->platform, RATLS_PLATFORM_TDX);
+	assert_int_equal(vd->attestation_version, 0);
+	assert_int_equal(vd->claims.dev, 1);
+	assert_memory_equal(vd->claims.app_id, f->s.app_id, 20);
+	assert_int_equal(vd->claims.has_mr_aggregated_boot, 1);
+	assert_int_equal(vd->not_after, 0);
+	assert_memory_equal(vd->cert_sha256, zero, 32);
+	assert_int_equal(vd->has_usage, 0);
+	assert_int_equal(vd->has_cert_app_id, 0);
+	assert_true(vd->expires_at > RT_NOW && vd->expires_at <= RT_NOW + 300);
+	attest_claims_boot_info(&vd->claims, 1, &bi);
+	assert_memory_equal(bi.mr_aggregated, vd->claims.mr_aggregated_boot, 32);
+	ratls_verdict_unref(vd);
+	assert_int_equal(ratls_verify_attestation(v, att.p, att.len, spki.p, spki.len, RT_NOW, &vd, NULL), ERR_OK);
+	ratls_verdict_unref(vd);
+	ratls_verifier_stats(v, &st);
+	assert_int_equal(st.verifications, 2);
+	assert_int_equal(st.accepted, 2);
+	assert_int_equal(st.cache_hits + st.cache_misses, 0);
+	assert_int_equal(st.platform_checks, 2);   /* no verdict cache for evidence on its own */
+
+	/* bound to another key: the binding step */
+	assert_int_equal(ratls_verify_attestation(v, att.p, att.len, ospki.p, ospki.len, RT_NOW, &vd, &why),
+			 ERR_RATLS_BINDING);
+	assert_null(vd);
+	assert_int_equal(why.step, RATLS_STEP_BINDING);
+	assert_non_null(strstr(why.detail, "key to certify"));
+	ratls_verifier_stats(v, &st);
+	assert_int_equal(st.rejected, 1);
+	assert_int_equal(st.last_err, ERR_RATLS_BINDING);
+	assert_int_equal(st.last_step, RATLS_STEP_BINDING);
+	assert_int_equal(st.platform_checks, 2);   /* refused before any ECDSA work */
+
+	/* malformed bytes: the evidence step */
+	assert_int_equal(ratls_verify_attestation(v, att.p, att.len - 1, spki.p, spki.len, RT_NOW, &vd, &why),
+			 ERR_RATLS_EVIDENCE_FORMAT);
+	assert_int_equal(why.step, RATLS_STEP_EVIDENCE);
+	assert_int_equal(ratls_verify_attestation(v, (const uint8_t *)"\x42", 1, spki.p, spki.len, RT_NOW, &vd, &why),
+			 ERR_RATLS_UNSUPPORTED);
+	/* the clock still matters: collateral past its nextUpdate */
+	assert_int_not_equal(ratls_verify_attestation(v, att.p, att.len, spki.p, spki.len, RT_NOW + 400 * RT_DAY, &vd,
+						      &why),
+			     ERR_OK);
+	assert_int_equal(why.step, RATLS_STEP_PLATFORM);
+
+	/* a V1 CSR's legacy quote + JSON event log */
+	assert_int_equal(ratls_attestation_legacy(q.quote, q.quote_len, (const uint8_t *)q.event_log, q.event_log_len, &a,
+						  &legacy, NULL),
+			 ERR_OK);
+	assert_int_equal(legacy.version, -1);
+	assert_int_equal(ratls_verify_evidence(v, &legacy, spki.p, spki.len, RT_NOW, &vd, &why), ERR_OK);
+	assert_int_equal(vd->attestation_version, -1);
+	assert_memory_equal(vd->claims.compose_hash, f->s.compose_hash, 32);
+	ratls_verdict_unref(vd);
+	assert_int_equal(ratls_verify_evidence(v, &legacy, ospki.p, ospki.len, RT_NOW, &vd, &why), ERR_RATLS_BINDING);
+	assert_int_equal(ratls_attestation_legacy(q.quote, 100, NULL, 0, &a, &legacy, NULL), ERR_RATLS_EVIDENCE_FORMAT);
+	assert_int_equal(ratls_attestation_legacy(NULL, 0, NULL, 0, &a, &legacy, NULL), ERR_RATLS_EVIDENCE_FORMAT);
+	assert_int_equal(ratls_attestation_legacy(q.quote, q.quote_len, (const uint8_t *)"ELGZv1..", 8, &a, &legacy, NULL),
+			 ERR_RATLS_UNSUPPORTED);
+	assert_int_equal(ratls_attestation_legacy(q.quote, q.quote_len, (const uint8_t *)"[{", 2, &a, &legacy, NULL),
+			 ERR_RATLS_EVIDENCE_FORMAT);
+	/* without a key */
+	assert_int_equal(ratls_verify_attestation(v, att.p, att.len, NULL, 0, RT_NOW, &vd, &why), ERR_INVALID_ARG);
+	ratls_verifier_free(v);
+
+	/* a policy on usages refuses evidence that has no certificate to carry one; app ids still apply */
+	v = verifier(f, policy_own_app_kms);
+	assert_int_equal(ratls_verify_attestation(v, att.p, att.len, spki.p, spki.len, RT_NOW, &vd, &why),
+			 ERR_RATLS_POLICY);
+	assert_non_null(strstr(why.detail, "usage"));
+	ratls_verifier_free(v);
+	v = verifier(f, policy_other_app);
+	assert_int_equal(ratls_verify_attestation(v, att.p, att.len, spki.p, spki.len, RT_NOW, &vd, &why),
+			 ERR_RATLS_POLICY);
+	assert_non_null(strstr(why.detail, "app id"));
+	ratls_verifier_free(v);
+
+	ratls_quote_clear(&q);
+	buf_writer_free(&att);
+	buf_writer_free(&spki);
+	buf_writer_free(&ospki);
+	EVP_PKEY_free(other);
+	arena_fini(&a);
+}
+
 /* DS_RATLS_WRITE_CORPUS=<fuzz/corpus> writes real sim evidence as fuzz seeds (attestations, certificate, extensions). */
 static void test_write_corpus(void **state)
 {
@@ -657,6 +772,7 @@ int main(void)
 		cmocka_unit_test(test_v1_and_legacy_evidence),
 		cmocka_unit_test(test_snp),
 		cmocka_unit_test(test_bad_config),
+		cmocka_unit_test(test_evidence_without_cert),
 		cmocka_unit_test(test_write_corpus),
 	};
 
