@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -27,6 +28,22 @@
 #define KMS_APP "d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0"
 #define KMS_COMPOSE "d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1"
 #define OS_IMAGE "0505050505050505050505050505050505050505050505050505050505050505"
+
+/* One line of /proc/<pid>/maps: "lo-hi perms ...". */
+static int parse_map(const char *line, unsigned long *lo, unsigned long *hi, char perms[8])
+{
+	char *end;
+
+	*lo = strtoul(line, &end, 16);
+	if (*end != '-')
+		return 0;
+	*hi = strtoul(end + 1, &end, 16);
+	if (*end != ' ' || *hi <= *lo)
+		return 0;
+	memcpy(perms, end + 1, 4);
+	perms[4] = 0;
+	return 1;
+}
 
 static struct spawned g_registry;
 static char g_registry_url[300];
@@ -125,6 +142,105 @@ static void test_bootstrap_attested(void **state)
 	/* dstack's bootstrap attestation over the root public keys, from the KMS's own (simulated) TEE. */
 	assert_true(st->epochs[0]->attestation.len > 1000);
 	assert_true(st->dev);
+	arena_fini(&mem);
+}
+
+
+/* Search a process's readable memory for `needle`: 1 found, 0 not found, -1 cannot read it. */
+static int mem_contains(pid_t pid, const uint8_t *needle, size_t n)
+{
+	char path[64], line[512];
+	FILE *maps;
+	int fd, found = 0, readable = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	if (!(maps = fopen(path, "r")))
+		return -1;
+	snprintf(path, sizeof(path), "/proc/%d/mem", (int)pid);
+	fd = open(path, O_RDONLY);
+	while (fd >= 0 && !found && fgets(line, sizeof(line), maps)) {
+		unsigned long lo, hi;
+		char perms[8];
+		uint8_t *buf;
+
+		if (!parse_map(line, &lo, &hi, perms) || perms[0] != 'r' || strstr(line, "[vvar]") || hi - lo > (512ul << 20))
+			continue;
+		if (!(buf = malloc(hi - lo)))
+			continue;
+		if (pread(fd, buf, hi - lo, (off_t)lo) == (ssize_t)(hi - lo)) {
+			readable = 1;
+			for (size_t i = 0; i + n <= hi - lo && !found; i++)
+				found = memcmp(buf + i, needle, n) == 0;
+		}
+		free(buf);
+	}
+	if (fd >= 0)
+		close(fd);
+	fclose(maps);
+	return found ? 1 : readable ? 0 : -1;
+}
+
+/* The key holder: the one child of the KMS process. */
+static pid_t child_of(pid_t parent)
+{
+	char path[64], buf[64];
+	FILE *f;
+	pid_t child = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)parent, (int)parent);
+	if ((f = fopen(path, "r"))) {
+		if (fgets(buf, sizeof(buf), f))
+			child = (pid_t)strtol(buf, NULL, 10);
+		fclose(f);
+	}
+	return child;
+}
+
+/*
+ * Privilege separation: after serving key releases, the network-facing
+ * process's memory does not contain the root keys; the key holder's does
+ * (which shows the search works, where this test may read that process).
+ */
+static void test_root_keys_only_in_key_holder(void **state)
+{
+	struct kh_cvm app;
+	struct kms_client_result r;
+	struct kms_sealer sealer;
+	kms_sealed_state *sealed;
+	struct arena mem, smem;
+	char astate[512];
+	const char *detail = NULL;
+	uint8_t ca[32], k256[32];
+	pid_t kh;
+	int in_kh;
+
+	(void)state;
+	arena_init(&mem, 16u << 20, 0);
+	kh_cvm_open(&app, "app-mem", APP_A, COMPOSE_OK, "7777777777777777777777777777777777777777", OS_IMAGE);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(kh_get_keys(&g_a, &app, &mem, &r), ERR_OK);
+	kh_cvm_close(&app);
+	kh_path(astate, sizeof(astate), "kms-a-state");
+	assert_int_equal(kms_sealer_open("sim", astate, &sealer, &detail), ERR_OK);
+	arena_init(&smem, 8u << 20, 0);
+	smem.wipe = 1;
+	assert_int_equal(kms_store_load(astate, &sealer, &smem, &sealed, &detail), ERR_OK);
+	memcpy(ca, sealed->epochs[0]->ca_key.data, 32);
+	memcpy(k256, sealed->epochs[0]->k256_key.data, 32);
+	arena_fini(&smem);
+	kms_sealer_close(&sealer);
+
+	assert_int_equal(mem_contains(g_a.proc.pid, ca, 32), 0);
+	assert_int_equal(mem_contains(g_a.proc.pid, k256, 32), 0);
+	kh = child_of(g_a.proc.pid);
+	assert_true(kh > 0);
+	in_kh = mem_contains(kh, k256, 32);
+	if (in_kh < 0)
+		fprintf(stderr, "note: the key holder is not readable here (not dumpable; needs CAP_SYS_PTRACE)\n");
+	else
+		assert_int_equal(in_kh, 1);
+	secure_wipe(ca, sizeof(ca));
+	secure_wipe(k256, sizeof(k256));
 	arena_fini(&mem);
 }
 
@@ -417,6 +533,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bootstrap_attested),
+		/* Before any onboarding: GetKmsKey does move root keys through the network process. */
+		cmocka_unit_test(test_root_keys_only_in_key_holder),
 		cmocka_unit_test(test_onboarding),
 		cmocka_unit_test(test_rotation_and_retirement),
 		cmocka_unit_test(test_threshold_recovery),
