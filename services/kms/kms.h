@@ -45,7 +45,7 @@ struct kms_env {
 	struct tee *tee;                   /* this node's TEE, or NULL */
 	struct kms_audit *audit;           /* root-material movements */
 	struct event *sync_timer;          /* replica epoch sync, or NULL */
-	uint64_t keys_released, keys_denied;
+	uint64_t keys_released, keys_denied, certs_issued;
 };
 
 /* --- kms_tls.c --- */
@@ -107,6 +107,14 @@ int kms_on_get_app_env_encrypt_pub_key(struct rpc_call *call, const ProtobufCMes
 /* --- kms_signcert.c: SignCert (public: the CSR carries its own attestation) --- */
 err_t kms_validate_sign_cert(const ProtobufCMessage *msg, const char **detail);
 int kms_on_sign_cert(struct rpc_call *call, const ProtobufCMessage *req, ProtobufCMessage **resp);
+struct attest_claims;
+struct attest_boot_info;
+/*
+ * The BootInfo SignCert authorises, as dstack's boot-time measurement: the
+ * boot-time mr_aggregated, no key_provider_info, mr_system with a zero
+ * mr_key_provider. Pointers in *bi are borrowed from c.
+ */
+void kms_signcert_boot_info(const struct attest_claims *c, struct attest_boot_info *bi);
 
 extern const struct conf_key kms_config_keys[];
 extern const size_t kms_config_nkeys;

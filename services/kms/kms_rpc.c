@@ -59,6 +59,7 @@ static int on_status(struct rpc_call *call, const ProtobufCMessage *req, Protobu
 			out->k256_pubkey = k->pub->current->k256_pubkey;
 		}
 		out->keys_released = k->keys_released;
+		out->certs_issued = k->certs_issued;
 		out->keys_denied = k->keys_denied;
 		if (kms_epoch_infos(k, mem, &out->epochs, &out->n_epochs) != ERR_OK)
 			return arena_err(mem);

@@ -145,7 +145,7 @@ static err_t check_config(const struct ratls_csr_config *c, uint64_t now, uint64
  * sha256(MRTD || RTMR0 || RTMR1 || RTMR2 || 0^32). A registry policy pinning
  * mr_system for SignCert must therefore pin that value, not GetAppKey's.
  */
-static void boot_time_info(const struct attest_claims *c, struct attest_boot_info *bi)
+void kms_signcert_boot_info(const struct attest_claims *c, struct attest_boot_info *bi)
 {
 	static const uint8_t zero_kp[ATTEST_HASH32_LEN];
 	const void *parts[5] = { c->mrtd, c->rtmr[0], c->rtmr[1], c->rtmr[2], zero_kp };
@@ -170,6 +170,8 @@ struct signcert_job {
 
 static void job_done(struct signcert_job *j, int err, ProtobufCMessage *resp)
 {
+	if (err == ERR_OK)
+		j->k->certs_issued++;
 	rpc_call_complete(j->call, err, resp);
 	ratls_verdict_unref(j->v);
 	free(j);
@@ -403,7 +405,7 @@ int kms_on_sign_cert(struct rpc_call *call, const ProtobufCMessage *req, Protobu
 		err = ERR_AUTH_PEER_REJECTED;
 		goto fail;
 	}
-	boot_time_info(&vd->claims, &bi);
+	kms_signcert_boot_info(&vd->claims, &bi);
 	if ((err = kms_authz_check(k->authz, &bi, 0, on_decision, j)) != ERR_OK) {
 		rpc_call_set_detail(call, "cannot ask the registry");
 		goto fail;

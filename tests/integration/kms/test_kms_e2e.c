@@ -158,7 +158,7 @@ static void start_kms_with(const char *registry_url, int dev_root, int collatera
 
 static int setup(void **state)
 {
-	char conf[512], policy[512], text[2048];
+	char conf[512], policy[512], text[2048], platform_dir[512];
 	char *reg_argv[] = { UNCONST(DS_REGISTRY_BIN), UNCONST("serve"), UNCONST("-c"), conf, NULL };
 	struct tee_config cfg = { .backend = "sim" };
 	struct tee *t;
@@ -174,13 +174,9 @@ static int setup(void **state)
 	(void)state;
 	assert_non_null(mkdtemp(g_dir));
 	/* Collateral and the development root of the simulated platform (the same PKI for every sim CVM). */
-	{
-		char d[512];
-
-		path_in(d, sizeof(d), "platform");
-		assert_int_equal(mkdir(d, 0700), 0);
-		cfg.state_dir = d;
-	}
+	path_in(platform_dir, sizeof(platform_dir), "platform");
+	assert_int_equal(mkdir(platform_dir, 0700), 0);
+	cfg.state_dir = platform_dir;   /* read by tee_open below: must outlive that call */
 	assert_int_equal(tee_open(&cfg, &t, &detail), ERR_OK);
 	assert_int_equal(tee_sim_collateral_json(t, wall_s(), &coll, &len), ERR_OK);
 	write_file("collateral.json", coll, len);

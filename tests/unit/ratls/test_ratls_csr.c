@@ -481,13 +481,21 @@ static void test_write_corpus(void **state)
 			fclose(f);
 		}
 		if (n) {
-			c = sample_v2(pub, sizeof(pub));
+			/* a real P-256 SPKI, so the signature path gets past the key */
+			EVP_PKEY *k = ratls_key_new();
+			struct buf_writer spk;
+
+			assert_non_null(k);
+			spki(k, &spk);
+			c = sample_v2(spk.p, spk.len);
 			c.attestation = att;
 			c.attestation_len = n;
 			buf_writer_clear(&w);
 			buf_put_u8(&w, 1);
 			assert_int_equal(ratls_csr_encode(&c, &w), ERR_OK);
 			write_seed(sub, "v2_sim_tdx.bin", w.p, w.len);
+			buf_writer_free(&spk);
+			EVP_PKEY_free(k);
 		}
 		free(att);
 	}
