@@ -24,14 +24,15 @@
 #include "dstack_keys.h"
 #include "enc.h"
 #include "fixture_server.h"
+#include "kms_harness.h"
 #include "kms_client.h"
 #include "ratls.h"
 #include "rpc_client.h"
 #include "tee.h"
 
-static char g_dir[] = "/tmp/ds-kms-e2e-XXXXXX";
-static struct spawned g_registry, g_kms;
-static char g_registry_url[300], g_kms_url[300], g_admin_sock[300];
+static struct spawned g_registry;
+static struct kh_kms g_kms;
+static char g_registry_url[300];
 
 #define APP_A "a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1"
 #define APP_B "b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2"
@@ -39,192 +40,65 @@ static char g_registry_url[300], g_kms_url[300], g_admin_sock[300];
 #define COMPOSE_BAD "c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2"
 #define OS_IMAGE "0505050505050505050505050505050505050505050505050505050505050505"
 
-static void path_in(char *out, size_t cap, const char *name)
+/* The CVMs here all boot OS_IMAGE. */
+static void cvm_open(struct kh_cvm *c, const char *name, const char *app_id, const char *compose, const char *instance)
 {
-	int n = snprintf(out, cap, "%s/%s", g_dir, name);
-
-	assert_true(n > 0 && (size_t)n < cap);
+	kh_cvm_open(c, name, app_id, compose, instance, OS_IMAGE);
 }
 
-static void write_file(const char *name, const void *p, size_t n)
+static err_t get_keys(struct kh_cvm *c, struct arena *mem, struct kms_client_result *res)
 {
-	char path[512];
-	FILE *f;
-
-	path_in(path, sizeof(path), name);
-	f = fopen(path, "wb");
-	assert_non_null(f);
-	assert_int_equal(fwrite(p, 1, n, f), n);
-	assert_int_equal(fclose(f), 0);
-}
-
-static void unhex(const char *h, uint8_t *out, size_t n)
-{
-	assert_int_equal(strlen(h), 2 * n);
-	for (size_t i = 0; i < n; i++)
-		out[i] = (uint8_t)(hex_digit_value(h[2 * i]) << 4 | hex_digit_value(h[2 * i + 1]));
-}
-
-/* A simulated CVM: its own TEE state with dstack's boot-time runtime events. */
-struct cvm {
-	struct tee *tee;
-	char dir[512];
-};
-
-static void cvm_open(struct cvm *c, const char *name, const char *app_id, const char *compose, const char *instance)
-{
-	uint8_t app[20], ch[32], inst[20], os[32];
-	static const char kp[] = "{\"name\":\"kms\",\"id\":\"\"}";
-	struct tee_config cfg = { .backend = "sim" };
-	const char *detail = NULL;
-
-	path_in(c->dir, sizeof(c->dir), name);
-	assert_int_equal(mkdir(c->dir, 0700), 0);
-	cfg.state_dir = c->dir;
-	assert_int_equal(tee_open(&cfg, &c->tee, &detail), ERR_OK);
-	unhex(app_id, app, sizeof(app));
-	unhex(compose, ch, sizeof(ch));
-	unhex(instance, inst, sizeof(inst));
-	unhex(OS_IMAGE, os, sizeof(os));
-	assert_int_equal(tee_extend_runtime_event(c->tee, "system-preparing", NULL, 0, &detail), ERR_OK);
-	assert_int_equal(tee_extend_runtime_event(c->tee, "app-id", app, sizeof(app), &detail), ERR_OK);
-	assert_int_equal(tee_extend_runtime_event(c->tee, "compose-hash", ch, sizeof(ch), &detail), ERR_OK);
-	assert_int_equal(tee_extend_runtime_event(c->tee, "instance-id", inst, sizeof(inst), &detail), ERR_OK);
-	assert_int_equal(tee_extend_runtime_event(c->tee, "boot-mr-done", NULL, 0, &detail), ERR_OK);
-	assert_int_equal(tee_extend_runtime_event(c->tee, "os-image-hash", os, sizeof(os), &detail), ERR_OK);
-	assert_int_equal(tee_extend_runtime_event(c->tee, "key-provider", (const uint8_t *)kp, sizeof(kp) - 1, &detail),
-			 ERR_OK);
-}
-
-static void cvm_close(struct cvm *c)
-{
-	tee_close(c->tee);
-	c->tee = NULL;
-}
-
-static err_t get_keys(struct cvm *c, struct arena *mem, struct kms_client_result *res)
-{
-	struct kms_client_opts o = { .url = g_kms_url, .quote = ratls_tee_quote, .quote_arg = c->tee };
-	const char *detail = NULL;
-
-	return kms_client_get_app_key(&o, "{}", mem, res, &detail);
+	return kh_get_keys(&g_kms, c, mem, res);
 }
 
 static err_t admin_call(const char *method, const ProtobufCMessage *req, const ProtobufCMessageDescriptor *rd,
 			struct arena *mem, ProtobufCMessage **resp)
 {
-	char url[400], path[128];
-	struct rpc_client_opts o = { .wire = RPC_WIRE_GRPC };
-	struct rpc_result res;
-	err_t err;
-
-	assert_true(snprintf(url, sizeof(url), "unix://%s", g_admin_sock) > 0);
-	assert_true(snprintf(path, sizeof(path), "/dstack.kms.v1.KmsAdmin/%s", method) > 0);
-	o.base_url = url;
-	err = rpc_call_sync(&o, path, req, rd, NULL, mem, &res);
-	*resp = res.resp;
-	return err;
+	return kh_admin(&g_kms, method, req, rd, mem, resp);
 }
 
-static void start_kms_with(const char *registry_url, int dev_root, int collateral);
+static void start_kms_with(const char *registry_url, int dev_root, int collateral)
+{
+	const struct kh_kms_opts o = {
+		.name = "kms", .registry_url = registry_url, .dev_root = dev_root, .collateral = collateral,
+	};
+
+	kh_kms_start(&g_kms, &o);
+}
 
 static void start_kms(const char *registry_url, int dev_root)
 {
 	start_kms_with(registry_url, dev_root, 1);
 }
 
-static void start_kms_with(const char *registry_url, int dev_root, int collateral)
-{
-	char conf[512], state[512], coll[512], root[512], text[3000];
-	char *argv[] = { UNCONST(DS_KMS_BIN), UNCONST("serve"), UNCONST("-c"), conf, NULL };
-	int n;
-
-	path_in(conf, sizeof(conf), "kms.conf");
-	path_in(state, sizeof(state), "kms-state");
-	path_in(coll, sizeof(coll), "collateral.json");
-	path_in(root, sizeof(root), "dev-root.der");
-	path_in(g_admin_sock, sizeof(g_admin_sock), "kms-admin.sock");
-	n = snprintf(text, sizeof(text),
-		     "listen = tcp://127.0.0.1:0\nlisten = unix://%s\nstate_dir = %s\nseal.provider = sim\n"
-		     "registry.url = %s\n%s%s\n%s%s\n",
-		     g_admin_sock, state, registry_url, dev_root ? "trust.dev_root = " : "", dev_root ? root : "",
-		     collateral ? "collateral.file = " : "", collateral ? coll : "");
-	assert_true(n > 0 && (size_t)n < sizeof(text));
-	write_file("kms.conf", text, (size_t)n);
-	assert_int_equal(spawn_server(&g_kms, g_dir, argv), 0);
-	/* The RPC certificate names the bootstrap domain, 127.0.0.1 (an IP SAN). */
-	assert_true(snprintf(g_kms_url, sizeof(g_kms_url), "https://%s", g_kms.lines[0] + strlen("tcp://")) > 0);
-}
-
 static int setup(void **state)
 {
-	char conf[512], policy[512], text[2048], platform_dir[512];
-	char *reg_argv[] = { UNCONST(DS_REGISTRY_BIN), UNCONST("serve"), UNCONST("-c"), conf, NULL };
-	struct tee_config cfg = { .backend = "sim" };
-	struct tee *t;
-	const char *detail = NULL;
-	const uint8_t *der;
-	char *coll;
-	size_t len;
-	int n;
-	Dstack__Kms__V1__BootstrapRequest breq;
-	ProtobufCMessage *resp;
-	struct arena mem;
+	static const char policy[] =
+		"{\"gatewayAppId\":\"0xgateway\",\"osImages\":[\"0x" OS_IMAGE "\"],"
+		"\"kms\":{\"mrAggregated\":[],\"devices\":[],\"allowAnyDevice\":true},"
+		"\"apps\":{\"0x" APP_A "\":{\"composeHashes\":[\"0x" COMPOSE_OK "\"],\"allowAnyDevice\":true}}}";
 
 	(void)state;
-	assert_non_null(mkdtemp(g_dir));
-	/* Collateral and the development root of the simulated platform (the same PKI for every sim CVM). */
-	path_in(platform_dir, sizeof(platform_dir), "platform");
-	assert_int_equal(mkdir(platform_dir, 0700), 0);
-	cfg.state_dir = platform_dir;   /* read by tee_open below: must outlive that call */
-	assert_int_equal(tee_open(&cfg, &t, &detail), ERR_OK);
-	assert_int_equal(tee_sim_collateral_json(t, wall_s(), &coll, &len), ERR_OK);
-	write_file("collateral.json", coll, len);
-	free(coll);
-	assert_int_equal(tee_sim_dev_root_der(t, &der, &len), ERR_OK);
-	write_file("dev-root.der", der, len);
-	tee_close(t);
-
+	kh_setup_dir();
+	kh_sim_platform();
 	/* Governance: app A may boot compose hash COMPOSE_OK on OS_IMAGE, anywhere. */
-	path_in(policy, sizeof(policy), "policy.json");
-	n = snprintf(text, sizeof(text),
-		     "{\"gatewayAppId\":\"0xgateway\",\"osImages\":[\"0x" OS_IMAGE "\"],"
-		     "\"kms\":{\"mrAggregated\":[],\"devices\":[],\"allowAnyDevice\":true},"
-		     "\"apps\":{\"0x" APP_A "\":{\"composeHashes\":[\"0x" COMPOSE_OK "\"],\"allowAnyDevice\":true}}}");
-	assert_true(n > 0 && (size_t)n < sizeof(text));
-	write_file("policy.json", text, (size_t)n);
-	path_in(conf, sizeof(conf), "registry.conf");
-	n = snprintf(text, sizeof(text), "listen = tcp://127.0.0.1:0\npolicy_file = %s\n", policy);
-	write_file("registry.conf", text, (size_t)n);
-	assert_int_equal(spawn_server(&g_registry, g_dir, reg_argv), 0);
-	assert_true(snprintf(g_registry_url, sizeof(g_registry_url), "http://%s",
-			     g_registry.lines[0] + strlen("tcp://")) > 0);
-
+	kh_write("policy.json", policy, sizeof(policy) - 1);
+	kh_registry_start(&g_registry, g_registry_url, sizeof(g_registry_url));
 	start_kms(g_registry_url, 1);
-	arena_init(&mem, 1u << 20, 0);
-	dstack__kms__v1__bootstrap_request__init(&breq);
-	breq.domain = UNCONST("127.0.0.1");
-	assert_int_equal(admin_call("Bootstrap", &breq.base, &dstack__kms__v1__bootstrap_response__descriptor, &mem,
-				    &resp),
-			 ERR_OK);
-	arena_fini(&mem);
+	kh_bootstrap(&g_kms);
 	/* The RPC certificate is reissued for the domain at bootstrap; restart to be sure it also is at start. */
-	assert_int_equal(spawn_stop(&g_kms), 0);
+	assert_int_equal(kh_kms_stop(&g_kms), 0);
 	start_kms(g_registry_url, 1);
 	return 0;
 }
 
 static int teardown(void **state)
 {
-	char cmd[600];
-
 	(void)state;
-	spawn_stop(&g_kms);
+	kh_kms_stop(&g_kms);
 	spawn_stop(&g_registry);
-	if (getenv("DS_KEEP_TMP"))
-		return 0;
-	assert_true(snprintf(cmd, sizeof(cmd), "rm -rf '%s'", g_dir) > 0);
-	return system(cmd) == 0 ? 0 : -1;
+	kh_remove_dir();
+	return 0;
 }
 
 static void check_chain(const Dstack__Kms__V1__AppKeyResponse *k, const uint8_t app_id[20])
@@ -242,7 +116,7 @@ static void check_chain(const Dstack__Kms__V1__AppKeyResponse *k, const uint8_t 
 
 static void test_keys_released_and_stable(void **state)
 {
-	struct cvm a1, a2;
+	struct kh_cvm a1, a2;
 	struct kms_client_result r1, r2, r3;
 	struct arena mem;
 	uint8_t app[20];
@@ -254,7 +128,7 @@ static void test_keys_released_and_stable(void **state)
 	cvm_open(&a2, "cvm-a2", APP_A, COMPOSE_OK, "2222222222222222222222222222222222222222");
 	assert_int_equal(get_keys(&a1, &mem, &r1), ERR_OK);
 	assert_int_equal(get_keys(&a2, &mem, &r2), ERR_OK);
-	unhex(APP_A, app, sizeof(app));
+	kh_unhex(APP_A, app, sizeof(app));
 	check_chain(r1.app_keys, app);
 	check_chain(r2.app_keys, app);
 	assert_string_equal(r1.app_keys->gateway_app_id, "0xgateway");
@@ -266,20 +140,20 @@ static void test_keys_released_and_stable(void **state)
 	assert_memory_not_equal(r1.app_keys->disk_crypt_key.data, r2.app_keys->disk_crypt_key.data, 32);
 
 	/* A KMS restart reloads the sealed root: the same keys again. */
-	assert_int_equal(spawn_stop(&g_kms), 0);
+	assert_int_equal(kh_kms_stop(&g_kms), 0);
 	start_kms(g_registry_url, 1);
 	assert_int_equal(get_keys(&a1, &mem, &r3), ERR_OK);
 	assert_memory_equal(r1.app_keys->disk_crypt_key.data, r3.app_keys->disk_crypt_key.data, 32);
 	assert_memory_equal(r1.app_keys->k256_key.data, r3.app_keys->k256_key.data, 32);
 	assert_memory_equal(r1.app_keys->env_crypt_key.data, r3.app_keys->env_crypt_key.data, 32);
-	cvm_close(&a1);
-	cvm_close(&a2);
+	kh_cvm_close(&a1);
+	kh_cvm_close(&a2);
 	arena_fini(&mem);
 }
 
 static void test_denied_compose_hash(void **state)
 {
-	struct cvm b, c;
+	struct kh_cvm b, c;
 	struct kms_client_result r;
 	struct arena mem;
 
@@ -293,8 +167,8 @@ static void test_denied_compose_hash(void **state)
 	cvm_open(&b, "cvm-b", APP_B, COMPOSE_OK, "4444444444444444444444444444444444444444");
 	assert_int_equal(get_keys(&b, &mem, &r), ERR_POLICY_DENIED);
 	assert_non_null(strstr(r.message, "app not registered"));
-	cvm_close(&b);
-	cvm_close(&c);
+	kh_cvm_close(&b);
+	kh_cvm_close(&c);
 	arena_fini(&mem);
 }
 
@@ -304,7 +178,7 @@ static void test_denied_compose_hash(void **state)
 /* The temp CA (certificate + key) from GetTempCaCert. */
 static void temp_ca(X509 **cert, EVP_PKEY **key)
 {
-	struct rpc_client_opts o = { .base_url = g_kms_url, .wire = RPC_WIRE_GRPC };
+	struct rpc_client_opts o = { .base_url = g_kms.url, .wire = RPC_WIRE_GRPC };
 	Dstack__Kms__V1__GetTempCaCertResponse *r;
 	struct rpc_result res;
 	ProtobufCMessage empty;
@@ -334,7 +208,7 @@ static void temp_ca(X509 **cert, EVP_PKEY **key)
 static err_t raw_get_app_key(X509 *cert, EVP_PKEY *key, uint32_t api_version, struct rpc_result *res,
 			     struct arena *mem)
 {
-	struct rpc_client_opts o = { .base_url = g_kms_url, .wire = RPC_WIRE_GRPC };
+	struct rpc_client_opts o = { .base_url = g_kms.url, .wire = RPC_WIRE_GRPC };
 	Dstack__Kms__V1__GetAppKeyRequest q;
 
 	o.tls.insecure_skip_verify = 1;
@@ -366,7 +240,7 @@ static uint64_t rejections(char *last, size_t cap)
 }
 
 /* A certificate for `key` from the temp CA; evidence from `cvm` bound to `bind_key` (NULL: no evidence). */
-static X509 *client_cert(X509 *ca, EVP_PKEY *ca_key, EVP_PKEY *key, struct cvm *cvm, EVP_PKEY *bind_key,
+static X509 *client_cert(X509 *ca, EVP_PKEY *ca_key, EVP_PKEY *key, struct kh_cvm *cvm, EVP_PKEY *bind_key,
 			 uint64_t not_after)
 {
 	struct ratls_cert_params p = { .cn = "RA-TLS TEMP Cert", .not_after = not_after, .client_auth = 1 };
@@ -393,7 +267,7 @@ static X509 *client_cert(X509 *ca, EVP_PKEY *ca_key, EVP_PKEY *key, struct cvm *
 
 static void test_refusals(void **state)
 {
-	struct cvm a;
+	struct kh_cvm a;
 	X509 *ca, *x;
 	EVP_PKEY *ca_key, *key = ratls_key_new(), *other = ratls_key_new();
 	struct rpc_result res;
@@ -447,7 +321,7 @@ static void test_refusals(void **state)
 	assert_int_equal(raw_get_app_key(x, key, 1, &res, &mem), ERR_OK);
 	X509_free(x);
 
-	cvm_close(&a);
+	kh_cvm_close(&a);
 	X509_free(ca);
 	EVP_PKEY_free(ca_key);
 	EVP_PKEY_free(key);
@@ -461,7 +335,7 @@ static void test_refusals(void **state)
 static err_t sign_cert_call(uint32_t api_version, const struct buf_writer *csr, const struct buf_writer *sig,
 			    struct rpc_result *res, struct arena *mem)
 {
-	struct rpc_client_opts o = { .base_url = g_kms_url, .wire = RPC_WIRE_GRPC };
+	struct rpc_client_opts o = { .base_url = g_kms.url, .wire = RPC_WIRE_GRPC };
 	Dstack__Kms__V1__SignCertRequest q;
 
 	o.tls.insecure_skip_verify = 1;   /* the answer is checked against the root from GetMeta */
@@ -483,7 +357,7 @@ struct csr_opts {
 };
 
 /* A CSR for `key` with `cvm`'s evidence, and its signature. */
-static void make_csr(struct cvm *cvm, EVP_PKEY *key, const struct csr_opts *o, struct buf_writer *csr,
+static void make_csr(struct kh_cvm *cvm, EVP_PKEY *key, const struct csr_opts *o, struct buf_writer *csr,
 		     struct buf_writer *sig)
 {
 	struct ratls_csr c;
@@ -522,7 +396,7 @@ static void make_csr(struct cvm *cvm, EVP_PKEY *key, const struct csr_opts *o, s
 	buf_writer_free(&spki);
 }
 
-static err_t sign_cert(struct cvm *cvm, EVP_PKEY *key, const struct csr_opts *o, uint32_t api_version,
+static err_t sign_cert(struct kh_cvm *cvm, EVP_PKEY *key, const struct csr_opts *o, uint32_t api_version,
 		       struct rpc_result *res, struct arena *mem)
 {
 	struct buf_writer csr, sig;
@@ -554,7 +428,7 @@ static struct csr_opts default_csr(int version)
 /* The KMS root CA as GetMeta publishes it. */
 static X509 *kms_root(void)
 {
-	struct rpc_client_opts o = { .base_url = g_kms_url, .wire = RPC_WIRE_GRPC };
+	struct rpc_client_opts o = { .base_url = g_kms.url, .wire = RPC_WIRE_GRPC };
 	Dstack__Kms__V1__GetMetaResponse *r;
 	struct rpc_result res;
 	ProtobufCMessage empty;
@@ -636,7 +510,7 @@ static void check_issued(const Dstack__Kms__V1__SignCertResponse *r, EVP_PKEY *k
 
 static void test_sign_cert_issued(void **state)
 {
-	struct cvm a;
+	struct kh_cvm a;
 	EVP_PKEY *key = ratls_key_new(), *key1 = ratls_key_new();
 	struct csr_opts o = default_csr(2);
 	struct rpc_result res;
@@ -652,7 +526,7 @@ static void test_sign_cert_issued(void **state)
 	assert_non_null(key);
 	assert_non_null(key1);
 	arena_init(&mem, 8u << 20, 0);
-	unhex(APP_A, app, sizeof(app));
+	kh_unhex(APP_A, app, sizeof(app));
 	cvm_open(&a, "cvm-sc", APP_A, COMPOSE_OK, "7777777777777777777777777777777777777777");
 
 	/* V2: attestation inside, asked to be copied into the certificate, 30 days */
@@ -710,13 +584,13 @@ static void test_sign_cert_issued(void **state)
 	X509_free(ca);
 	X509_free(leaf1);
 	X509_free(ca1);
-	cvm_close(&a);
+	kh_cvm_close(&a);
 	EVP_PKEY_free(key);
 	EVP_PKEY_free(key1);
 	arena_fini(&mem);
 }
 
-static void expect_refused(struct cvm *cvm, EVP_PKEY *key, const struct csr_opts *o, uint32_t api_version,
+static void expect_refused(struct kh_cvm *cvm, EVP_PKEY *key, const struct csr_opts *o, uint32_t api_version,
 			   enum rpc_code code, const char *text)
 {
 	struct rpc_result res;
@@ -733,7 +607,7 @@ static void expect_refused(struct cvm *cvm, EVP_PKEY *key, const struct csr_opts
 
 static void test_sign_cert_refusals(void **state)
 {
-	struct cvm a, bad;
+	struct kh_cvm a, bad;
 	EVP_PKEY *key = ratls_key_new(), *other = ratls_key_new();
 	struct csr_opts o;
 
@@ -784,8 +658,8 @@ static void test_sign_cert_refusals(void **state)
 	o = default_csr(2);
 	expect_refused(&bad, key, &o, 2, RPC_PERMISSION_DENIED, "compose hash not allowed");
 
-	cvm_close(&bad);
-	cvm_close(&a);
+	kh_cvm_close(&bad);
+	kh_cvm_close(&a);
 	EVP_PKEY_free(key);
 	EVP_PKEY_free(other);
 }
@@ -793,7 +667,7 @@ static void test_sign_cert_refusals(void **state)
 /* A KMS that trusts only Intel's root refuses simulated evidence; one whose registry is down fails closed. */
 static void test_production_roots_and_registry_down(void **state)
 {
-	struct cvm a;
+	struct kh_cvm a;
 	struct kms_client_result r;
 	struct arena mem;
 	char last[256];
@@ -802,7 +676,7 @@ static void test_production_roots_and_registry_down(void **state)
 	arena_init(&mem, 4u << 20, 0);
 	cvm_open(&a, "cvm-prod", APP_A, COMPOSE_OK, "6666666666666666666666666666666666666666");
 	/* Production configuration: Intel's root only (the simulator's collateral does not even load there). */
-	assert_int_equal(spawn_stop(&g_kms), 0);
+	assert_int_equal(kh_kms_stop(&g_kms), 0);
 	start_kms_with(g_registry_url, 0, 0);
 	assert_int_not_equal(get_keys(&a, &mem, &r), ERR_OK);
 	assert_null(r.app_keys);
@@ -810,14 +684,14 @@ static void test_production_roots_and_registry_down(void **state)
 	assert_string_equal(last, "platform: ERR_ATTEST_ROOT_UNTRUSTED");
 
 	/* Registry unreachable: a port nothing listens on (the registry's, after stopping it). */
-	assert_int_equal(spawn_stop(&g_kms), 0);
+	assert_int_equal(kh_kms_stop(&g_kms), 0);
 	assert_int_equal(spawn_stop(&g_registry), 0);
 	start_kms(g_registry_url, 1);
 	assert_int_equal(get_keys(&a, &mem, &r), ERR_UNAVAILABLE);
 	assert_int_equal(r.code, RPC_UNAVAILABLE);
 	assert_non_null(strstr(r.message, "registry"));
 	assert_null(r.app_keys);
-	cvm_close(&a);
+	kh_cvm_close(&a);
 	arena_fini(&mem);
 }
 
