@@ -463,6 +463,9 @@ void ratls_coll_store_free(struct ratls_coll_store *s);
 err_t ratls_coll_store_put(struct ratls_coll_store *s, const char *json, size_t len, const struct attest_trust *t,
 			   const char **detail) MUST_CHECK;
 err_t ratls_coll_store_get(void *store, const uint8_t fmspc[6], int ca_platform, const struct dcap_vcoll **out);
+/* The same from collateral already in parts (e.g. from the attest service's GetCollateral). */
+err_t ratls_coll_store_put_parsed(struct ratls_coll_store *s, const struct dcap_collateral *dc,
+				  const struct attest_trust *t, const char **detail) MUST_CHECK;
 
 /*
  * A ratls_quote_fn over a lib/tee backend (`arg` is the struct tee *): the

@@ -816,9 +816,7 @@ err_t ratls_coll_store_put(struct ratls_coll_store *s, const char *json, size_t 
 			   const char **detail)
 {
 	struct dcap_collateral dc;
-	struct dcap_vcoll *vc = NULL;
 	struct arena a;
-	size_t i;
 	err_t e;
 
 	if (!s || !json || !t)
@@ -826,9 +824,21 @@ err_t ratls_coll_store_put(struct ratls_coll_store *s, const char *json, size_t 
 	arena_init(&a, 8u << 20, 64u << 10);
 	e = dcap_collateral_parse_json(json, len, &a, &dc, detail);
 	if (e == ERR_OK)
-		e = dcap_vcoll_new(&dc, t, &vc, detail);
+		e = ratls_coll_store_put_parsed(s, &dc, t, detail);
 	arena_fini(&a);
-	if (e != ERR_OK)
+	return e;
+}
+
+err_t ratls_coll_store_put_parsed(struct ratls_coll_store *s, const struct dcap_collateral *dc,
+				  const struct attest_trust *t, const char **detail)
+{
+	struct dcap_vcoll *vc = NULL;
+	size_t i;
+	err_t e;
+
+	if (!s || !dc || !t)
+		return ERR_INVALID_ARG;
+	if ((e = dcap_vcoll_new(dc, t, &vc, detail)) != ERR_OK)
 		return e;
 	for (i = 0; i < s->n; i++)
 		if (memcmp(s->e[i].fmspc, vc->tcb.fmspc, 6) == 0 && s->e[i].ca_platform == vc->pck_ca_platform)

@@ -55,6 +55,17 @@ err_t kms_tls_init(struct kms_env *k, const char **detail) MUST_CHECK;
 err_t kms_tls_refresh(struct kms_env *k, const char **detail) MUST_CHECK;
 void kms_tls_free(struct kms_tls *t);
 struct ratls_stats;
+/* --- kms_collateral.c: collateral for client evidence --- */
+struct kms_coll;
+struct ratls_coll_store;
+struct dcap_vcoll;
+struct attest_trust;
+struct kms_coll *kms_coll_new(struct event_base *base, const char *attest_url, struct ratls_coll_store *store,
+			      const struct attest_trust *trust);
+void kms_coll_free(struct kms_coll *c);
+/* A ratls_collateral_fn: the store, and on a miss a background fetch from the attest service. */
+err_t kms_coll_get(void *arg, const uint8_t fmspc[6], int ca_platform, const struct dcap_vcoll **out);
+
 struct ratls_verdict;
 /* This node's own attested claims (a throwaway RA-TLS certificate verified by our own verifier). */
 err_t kms_self_verdict(struct kms_env *k, const struct ratls_verdict **out, const char **detail) MUST_CHECK;

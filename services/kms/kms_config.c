@@ -10,7 +10,8 @@ const struct conf_key kms_config_keys[] = {
 	{ "registry.url", CONF_STR, offsetof(struct kms_config, registry_url), "", 0, 0, NULL, 0,
 	  "base URL of the registry service that authorises boots (\"\" = none: every key request is denied)" },
 	{ "attest.url", CONF_STR, offsetof(struct kms_config, attest_url), "", 0, 0, NULL, 0,
-	  "base URL of the attest service for collateral (\"\" = none)" },
+	  "base URL of the attest service: collateral for client platforms not in collateral.file is fetched "
+	  "from its GetCollateral (\"\" = none)" },
 	{ "seal.provider", CONF_STR, offsetof(struct kms_config, seal_provider), "", 0, 0, NULL, 0,
 	  "how root keys are sealed at rest: sim (SIMULATED: a key file in state_dir, development only); "
 	  "\"\" = none, and then the KMS refuses to start" },

@@ -16,6 +16,7 @@ struct kms_tls {
 	EVP_PKEY *key;                     /* the RPC key: made in this process, never stored */
 	struct attest_trust trust;
 	struct ratls_coll_store *coll;
+	struct kms_coll *fetcher;          /* fills coll from the attest service on a miss */
 	struct ratls_verifier *verifier;
 	struct tls_verifier hook;
 };
@@ -180,10 +181,14 @@ err_t kms_tls_init(struct kms_env *k, const char **detail)
 		return ERR_NOMEM;
 	if (k->cfg->collateral_file && (err = load_collateral(t, k->cfg->collateral_file, detail)) != ERR_OK)
 		return err;
+	if (!(t->fetcher = kms_coll_new(k->svc->base, k->cfg->attest_url, t->coll, &t->trust))) {
+		*detail = "cannot create the attest-service client";
+		return ERR_NOMEM;
+	}
 	memset(&vc, 0, sizeof(vc));
 	vc.trust = t->trust;
-	vc.get_collateral = ratls_coll_store_get;
-	vc.collateral_arg = t->coll;
+	vc.get_collateral = kms_coll_get;
+	vc.collateral_arg = t->fetcher;
 	vc.mode = RATLS_OPTIONAL;     /* public methods take clients without certificates */
 	vc.require_chain = 1;
 	if (!(t->verifier = ratls_verifier_new(&vc))) {
@@ -249,6 +254,7 @@ void kms_tls_free(struct kms_tls *t)
 	if (!t)
 		return;
 	ratls_verifier_free(t->verifier);
+	kms_coll_free(t->fetcher);
 	ratls_coll_store_free(t->coll);
 	attest_trust_free(&t->trust);
 	EVP_PKEY_free(t->key);

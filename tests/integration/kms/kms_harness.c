@@ -147,6 +147,33 @@ void kh_cvm_mr_aggregated(struct kh_cvm *c, uint8_t out[32])
 	EVP_PKEY_free(key);
 }
 
+void kh_attest_start(struct spawned *s, char *url, size_t cap)
+{
+	char conf[512], dir[512], run[512], root[512], src[512], text[1200];
+	char *argv[] = { UNCONST(DS_ATTEST_BIN), UNCONST("serve"), UNCONST("-c"), conf, NULL };
+	struct buf_writer w;
+	int n;
+
+	kh_path(dir, sizeof(dir), "offline");
+	kh_path(run, sizeof(run), "attest-run");
+	kh_path(conf, sizeof(conf), "attest.conf");
+	kh_path(root, sizeof(root), "dev-root.der");
+	kh_path(src, sizeof(src), "collateral.json");
+	(void)mkdir(dir, 0700);
+	(void)mkdir(run, 0700);
+	buf_writer_init(&w, 4u << 20);
+	assert_int_equal(file_read_all(src, 4u << 20, 0, &w), ERR_OK);
+	kh_write("offline/collateral.json", w.p, w.len);
+	buf_writer_free(&w);
+	n = snprintf(text, sizeof(text),
+		     "listen = tcp://127.0.0.1:0\ncollateral.mode = offline\ncollateral.dir = %s\n"
+		     "collateral.cache_dir = %s/cache\ntrust.dev_root = %s\n", dir, run, root);
+	assert_true(n > 0 && (size_t)n < sizeof(text));
+	kh_write("attest.conf", text, (size_t)n);
+	assert_int_equal(spawn_server(s, run, argv), 0);
+	assert_true(snprintf(url, cap, "http://%s", s->lines[0] + strlen("tcp://")) > 0);
+}
+
 void kh_registry_start(struct spawned *s, char *url, size_t cap)
 {
 	char conf[512], policy[512], text[1200], dir[512];
@@ -185,12 +212,12 @@ void kh_kms_start(struct kh_kms *k, const struct kh_kms_opts *o)
 	kh_path(k->admin_sock, sizeof(k->admin_sock), sockname);
 	n = snprintf(text, sizeof(text),
 		     "listen = tcp://127.0.0.1:0\nlisten = unix://%s\nstate_dir = %s\nseal.provider = sim\n"
-		     "registry.url = %s\n%s%s\n%s%s\n%s%s%s\n%s%s%s\n",
+		     "registry.url = %s\n%s%s\n%s%s\n%s%s%s\n%s%s%s\nattest.url = %s\n",
 		     k->admin_sock, state, o->registry_url, o->dev_root ? "trust.dev_root = " : "", o->dev_root ? root : "",
 		     o->collateral ? "collateral.file = " : "", o->collateral ? coll : "",
 		     o->tee_state_dir ? "tee.backend = sim\ntee.state_dir = " : "", o->tee_state_dir ? o->tee_state_dir : "",
 		     "", o->replica_source ? "replica.source_url = " : "", o->replica_source ? o->replica_source : "",
-		     o->replica_source ? "\nreplica.sync_interval = 1s" : "");
+		     o->replica_source ? "\nreplica.sync_interval = 1s" : "", o->attest_url ? o->attest_url : "");
 	assert_true(n > 0 && (size_t)n < sizeof(text));
 	kh_write(confname, text, (size_t)n);
 	assert_int_equal(spawn_server(&k->proc, run, argv), 0);

@@ -35,6 +35,9 @@ void kh_cvm_close(struct kh_cvm *c);
 /* mr_aggregated (32 bytes) of the CVM, as a verifier computes it from its evidence. */
 void kh_cvm_mr_aggregated(struct kh_cvm *c, uint8_t out[32]);
 
+/* dstack-attest in offline mode serving the sim platform's collateral (kh_dir/offline). */
+void kh_attest_start(struct spawned *s, char *url, size_t cap);
+
 /* A registry serving kh_dir/policy.json (polled every 100 ms). */
 void kh_registry_start(struct spawned *s, char *url, size_t cap);
 
@@ -44,6 +47,7 @@ struct kh_kms_opts {
 	int dev_root, collateral;    /* trust the sim root / load the sim collateral */
 	const char *tee_state_dir;   /* tee.backend = sim with this state dir, or NULL */
 	const char *replica_source;  /* replica.source_url, or NULL */
+	const char *attest_url;      /* attest.url, or NULL */
 };
 struct kh_kms {
 	struct spawned proc;

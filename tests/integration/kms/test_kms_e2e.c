@@ -665,6 +665,40 @@ static void test_sign_cert_refusals(void **state)
 }
 
 /* A KMS that trusts only Intel's root refuses simulated evidence; one whose registry is down fails closed. */
+/* Without collateral.file, the KMS takes collateral from the attest service on the first miss; the client retries. */
+static void test_collateral_from_attest_service(void **state)
+{
+	const struct kh_kms_opts o = { .name = "kms", .dev_root = 1, .collateral = 0 };
+	struct kh_kms_opts oo = o;
+	struct spawned attest;
+	struct kh_cvm a;
+	struct kms_client_result r;
+	struct arena mem;
+	char attest_url[300];
+	err_t err = ERR_UNAVAILABLE;
+	int tries = 0;
+
+	(void)state;
+	arena_init(&mem, 4u << 20, 0);
+	kh_attest_start(&attest, attest_url, sizeof(attest_url));
+	assert_int_equal(kh_kms_stop(&g_kms), 0);
+	oo.registry_url = g_registry_url;
+	oo.attest_url = attest_url;
+	kh_kms_start(&g_kms, &oo);
+	cvm_open(&a, "cvm-coll", APP_A, COMPOSE_OK, "8888888888888888888888888888888888888888");
+	/* The first handshake meets no collateral and is refused; it is fetched meanwhile. */
+	while (tries++ < 50 && (err = get_keys(&a, &mem, &r)) != ERR_OK)
+		usleep(100 * 1000);
+	assert_int_equal(err, ERR_OK);
+	assert_true(tries > 1);
+	assert_int_equal(r.app_keys->disk_crypt_key.len, 32);
+	kh_cvm_close(&a);
+	assert_int_equal(spawn_stop(&attest), 0);
+	assert_int_equal(kh_kms_stop(&g_kms), 0);
+	start_kms(g_registry_url, 1);
+	arena_fini(&mem);
+}
+
 static void test_production_roots_and_registry_down(void **state)
 {
 	struct kh_cvm a;
@@ -703,6 +737,7 @@ int main(void)
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_sign_cert_issued),
 		cmocka_unit_test(test_sign_cert_refusals),
+		cmocka_unit_test(test_collateral_from_attest_service),
 		/* Last: it stops the registry. */
 		cmocka_unit_test(test_production_roots_and_registry_down),
 	};
