@@ -13,6 +13,9 @@
 # children included) is read at the start and end of each measured window, so rates are also
 # given per CPU-second of the server's core. Prints per-round lines, a results table (medians of
 # the rounds), the targets, the machine, the date, the load average and the exact commands.
+# Kept-alive connections: libcurl 7.88 (Debian 12) sends RST_STREAM after every finished stream and
+# nghttp2's rapid-reset limit (1000 + 33/s) answers with GOAWAY, so a kept-alive connection lasts
+# ~1000-1300 calls; the client re-issues the calls in flight on a new connection ("retried").
 set -uo pipefail
 
 usage() {
@@ -30,6 +33,7 @@ usage: bench/kms/run.sh [options]
                      flight) for S seconds (perf record, DWARF call graphs) and print the split
   --log-level L      KMS and registry log level (default info: one line per key release, as deployed)
   --keep             keep the temporary directory (logs, configs, latencies) and print its path
+  --kms-bin F        another dstack-kms binary to measure (A/B comparisons of a change)
   -h, --help
 EOF
 }
@@ -37,7 +41,7 @@ EOF
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
 build=${DS_BUILD_DIR:-$root/build}
-rounds=3 seconds=5 warmup=1 conc=8 kms_cpu=0 client_cpu=1 perf_s=0 quick=0 log_level=info keep=0
+rounds=3 seconds=5 warmup=1 conc=8 kms_cpu=0 client_cpu=1 perf_s=0 quick=0 log_level=info keep=0 kms_bin=
 
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -52,6 +56,7 @@ while [ $# -gt 0 ]; do
 	--perf) perf_s=$2; shift ;;
 	--log-level) log_level=$2; shift ;;
 	--keep) keep=1 ;;
+	--kms-bin) kms_bin=$2; shift ;;
 	-h | --help) usage; exit 0 ;;
 	*) echo "unknown option: $1" >&2; usage >&2; exit 2 ;;
 	esac
@@ -59,10 +64,11 @@ while [ $# -gt 0 ]; do
 done
 
 die() { echo "run.sh: $*" >&2; exit 1; }
+[ -d "$build" ] && build=$(cd "$build" && pwd)   # absolute: some servers run from the floor's directory
 
 # ---- prerequisites (this script builds nothing) ----
 bench=$build/bench/kms/ds_bench_kms
-kms_bin=$build/services/kms/dstack-kms
+kms_bin=${kms_bin:-$build/services/kms/dstack-kms}
 reg_bin=$build/services/registry/dstack-registry
 for b in "$bench" "$kms_bin" "$reg_bin"; do
 	if [ ! -x "$b" ]; then
@@ -200,6 +206,22 @@ for ((i = 0; i < 100; i++)); do grep -q '^ACCEPT' "$work/sserver.log" 2>/dev/nul
 ss_addr=$(awk '/^ACCEPT/ { print $2; exit }' "$work/sserver.log")
 [ -n "$ss_addr" ] || { cat "$work/sserver.log" >&2; die "s_server did not start"; }
 echo "floor:   openssl s_server on $ss_addr (pid $ss_pid)"
+# A second floor when the tests are built: our own lib/rpc server (ds_test_server, the KMS's TLS code:
+# tls_server_ctx_new, libevent, TLS 1.3, client certificate required, no tickets), GET /healthz.
+ts_bin=$build/tests/integration/ds_test_server ts_pid="" ts_addr=""
+if [ -x "$ts_bin" ]; then
+	cat "$fl/server.pem" "$fl/ca.pem" >"$fl/server-chain.pem"
+	ts_cmd=("$ts_bin" --listen tcp://127.0.0.1:0 --tls-cert server-chain.pem --tls-key server.key --client-ca ca.pem
+		--require-client-cert --log-level warn)
+	(cd "$fl" && exec taskset -c "$kms_cpu" "${ts_cmd[@]}" --ready-file "$work/ts.ready") >"$work/ts.log" 2>&1 &
+	ts_pid=$!
+	pids+=("$ts_pid")
+	wait_ready ts "$ts_pid" "$work/ts.ready"
+	ts_addr=$(head -1 "$work/ts.ready" | sed 's|^[a-z]*://||')
+	echo "floor:   ds_test_server (lib/rpc) on $ts_addr (pid $ts_pid)"
+else
+	echo "floor:   (no $ts_bin: build with the tests for the lib/rpc floor)"
+fi
 echo
 
 # KMS counters over its admin socket (/metrics): connections accepted and GetAppKey calls finished OK.
@@ -211,22 +233,23 @@ kms_metric() {
 results=$work/results
 : >"$results"
 tee_n=0
-# run_case NAME ROUND ARGS...: one ds_bench_kms run pinned to the client CPU; the line is recorded.
+ms() { awk -v v="$1" 'BEGIN { printf "%.3f", v / 1000 }'; }
+# run_case NAME ROUND ARGS...: one ds_bench_kms run pinned to the client CPU; the line is recorded with the
+# KMS's own count of connections accepted and GetAppKey calls answered OK over the whole run (warm-up included).
 run_case() {
-	local name=$1 r=$2 out c0 c1 q0 q1
+	local name=$1 r=$2 out c0 c1 q0 q1 rc=0 srv
 	shift 2
 	c0=$(kms_metric rpc_server_connections_total) q0=$(kms_metric rpc_server_requests_total)
-	out=$(taskset -c "$client_cpu" "$bench" "$@" --seconds "$seconds" --warmup "$warmup" --lat-file "$work/lat.$name.$r")
-	local rc=$?
+	out=$(taskset -c "$client_cpu" "$bench" "$@" --seconds "$seconds" --warmup "$warmup" --lat-file "$work/lat.$name.$r") || rc=$?
 	[ $rc = 0 ] || [ $rc = 2 ] || die "ds_bench_kms $* failed"
 	c1=$(kms_metric rpc_server_connections_total) q1=$(kms_metric rpc_server_requests_total)
-	echo "$name r=$r $out kms_conns=$((c1 - c0)) kms_ok=$((q1 - q0))" >>"$results"
-	printf '  round %d  %-22s %9.0f /s  p50 %7.3f ms  p99 %7.3f ms  server CPU %5.2f s -> %7.0f per server CPU-s  errors %s\n' \
-		"$r" "$name" "$(field "$out" rate)" "$(awk -v v="$(field "$out" p50_us)" 'BEGIN { print v / 1000 }')" \
-		"$(awk -v v="$(field "$out" p99_us)" 'BEGIN { print v / 1000 }')" \
-		"$(field "$out" "cpu_$(srv_of "$name")_s")" "$(field "$out" "per_cpu_s_$(srv_of "$name")")" "$(field "$out" errors)"
+	# Connections besides the calls': GetTempCaCert's and the second /metrics scrape's own.
+	echo "$name r=$r $out kms_conns=$((c1 - c0 - 2)) kms_ok=$((q1 - q0))" >>"$results"
+	case $name in floor*) srv=sserver ;; *) srv=kms ;; esac
+	printf '  round %d  %-24s %7.0f /s  p50 %8s  p99 %8s  max %9s ms  server CPU %5.2f s -> %6.0f per server CPU-s  retried %s  errors %s\n' \
+		"$r" "$name" "$(field "$out" rate)" "$(ms "$(field "$out" p50_us)")" "$(ms "$(field "$out" p99_us)")" "$(ms "$(field "$out" max_us)")" \
+		"$(field "$out" "cpu_${srv}_s")" "$(field "$out" "per_cpu_s_$srv")" "$(field "$out" retried)" "$(field "$out" errors)"
 }
-srv_of() { case $1 in floor*) echo sserver ;; *) echo kms ;; esac; }
 app_case() { # NAME ROUND keepalive|newconn CONC
 	tee_n=$((tee_n + 1))
 	run_case "$1" "$2" --case "$3" --conc "$4" --url "$kms_url" --tee-dir "$work/cvm-$tee_n" \
@@ -235,22 +258,27 @@ app_case() { # NAME ROUND keepalive|newconn CONC
 floor_case() { # ROUND
 	run_case floor "$1" --case tls --conc "$conc" --connect "$ss_addr" --cert "$fl/client.pem" --key "$fl/client.key" \
 		--ca "$fl/ca.pem" --path f --watch sserver="$ss_pid"
+	[ -z "$ts_pid" ] || run_case floor2 "$1" --case tls --conc "$conc" --connect "$ts_addr" --cert "$fl/client.pem" \
+		--key "$fl/client.key" --ca "$fl/ca.pem" --path healthz --watch sserver="$ts_pid"
 }
-# openssl s_time -new: one connection at a time, each a full handshake + GET /f; s_server's CPU over it.
+# openssl s_time -new: one connection at a time, each a full handshake + GET /f. It prints whole
+# seconds only, so the wall time is ours; s_server's CPU from /proc over the same span.
+stat_ticks() { awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
 stime_case() { # ROUND
-	local r=$1 out c0 c1 n t
-	c0=$(awk '{ print $14 + $15 }' "/proc/$ss_pid/stat")
+	local r=$1 out c0 c1 t0 t1 n
+	c0=$(stat_ticks "$ss_pid") t0=$(date +%s%N)
 	out=$(cd "$fl" && taskset -c "$client_cpu" openssl s_time -connect "$ss_addr" -new -cert client.pem -key client.key \
 		-CAfile ca.pem -www /f -time "$seconds" 2>&1) || die "openssl s_time failed"
-	c1=$(awk '{ print $14 + $15 }' "/proc/$ss_pid/stat")
-	read -r n t < <(awk '/connections in .* real seconds/ { print $1, $4; exit }' <<<"$out")
+	t1=$(date +%s%N) c1=$(stat_ticks "$ss_pid")
+	n=$(awk '/connections in .* real seconds/ { print $1; exit }' <<<"$out")
 	[ -n "$n" ] || { echo "$out" >&2; die "cannot read openssl s_time's output"; }
-	awk -v r="$r" -v n="$n" -v t="$t" -v c="$(((c1 - c0)))" -v hz="$(getconf CLK_TCK)" 'BEGIN {
-		cs = c / hz; printf "stime r=%d case=s_time conc=1 ok=%d errors=0 seconds=%s rate=%.1f cpu_sserver_s=%.2f per_cpu_s_sserver=%.1f\n",
-			r, n, t, n / t, cs, cs > 0 ? n / cs : 0 }' >>"$results"
-	printf '  round %d  %-22s %9.0f /s  (sequential)                         server CPU %5.2f s -> %7.0f per server CPU-s\n' "$r" "floor (openssl s_time)" \
-		"$(awk -v n="$n" -v t="$t" 'BEGIN { print n / t }')" "$(awk -v c="$((c1 - c0))" -v hz="$(getconf CLK_TCK)" 'BEGIN { print c / hz }')" \
-		"$(awk -v n="$n" -v c="$((c1 - c0))" -v hz="$(getconf CLK_TCK)" 'BEGIN { print c > 0 ? n / (c / hz) : 0 }')"
+	awk -v r="$r" -v n="$n" -v t0="$t0" -v t1="$t1" -v c="$((c1 - c0))" -v hz="$(getconf CLK_TCK)" 'BEGIN {
+		cs = c / hz; t = (t1 - t0) / 1e9
+		printf "stime r=%d case=s_time conc=1 ok=%d errors=0 retried=0 seconds=%.3f rate=%.1f cpu_sserver_s=%.2f per_cpu_s_sserver=%.1f\n",
+			r, n, t, n / t, cs, (cs > 0 ? n / cs : 0) }' >>"$results"
+	out=$(tail -1 "$results")
+	printf '  round %d  %-24s %7.0f /s  (one at a time)                  server CPU %5.2f s -> %6.0f per server CPU-s\n' "$r" "floor (openssl s_time)" \
+		"$(field "$out" rate)" "$(field "$out" cpu_sserver_s)" "$(field "$out" per_cpu_s_sserver)"
 }
 
 for ((r = 1; r <= rounds; r++)); do
@@ -272,30 +300,31 @@ pct() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.0f%%", 100 * a / b
 met() { if awk "BEGIN { exit !($1) }"; then echo met; else echo "NOT met"; fi; }
 
 echo
-echo "== results: median of $rounds round(s) of ${seconds}s; rates per second of wall time and per CPU-second of the server's core (CPU $kms_cpu) =="
-echo "KMS CPU = dstack-kms + its key-holder process; registry and client run on CPU $client_cpu"
+echo "== results: median of $rounds round(s) of ${seconds}s; rates per second of wall time and per CPU-second of the server (CPU $kms_cpu) =="
+echo "server CPU = dstack-kms + its key-holder process (or s_server), utime + stime over the measured window;"
+echo "client and registry run on CPU $client_cpu; conns/call from the KMS's own counters over the whole run"
 echo
-echo "| case | in flight | /s (wall) | p50 ms | p99 ms | server CPU | per server CPU-s | of which key holder | client CPU | registry CPU | new conns / call | not-OK |"
-echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+echo "| case | in flight | /s (wall) | p50 ms | p99 ms | server CPU | per server CPU-s | key holder share | client CPU | registry CPU | conns / call | retried | not-OK |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 row() { # NAME LABEL SRV
-	local n=$1 s=$3 secs cpu kh cl rg calls conns nc
+	local n=$1 s=$3 secs cpu kh="" rg="" nc="" p50=n/a p99=n/a cl=n/a
 	secs=$(col "$n" seconds)
-	cpu=$(col "$n" "cpu_${s}_s") kh="" rg="" nc=""
-	cl=$(col "$n" client_cpu_s)
+	cpu=$(col "$n" "cpu_${s}_s")
 	if [ "$s" = kms ]; then
 		kh=$(pct "$(col "$n" cpu_kh_s)" "$cpu")
 		rg=$(pct "$(col "$n" cpu_reg_s)" "$secs")
-		calls=$(sumcol "$n" ok) conns=$(sumcol "$n" kms_conns)
-		nc=$(awk -v a="$conns" -v b="$calls" 'BEGIN { if (b > 0) printf "%.3f", a / b }')
+		nc=$(awk -v a="$(sumcol "$n" kms_conns)" -v b="$(sumcol "$n" kms_ok)" 'BEGIN { if (b > 0) printf "%.4f", a / b }')
 	fi
-	printf '| %s | %s | %.0f | %s | %s | %s | %.0f | %s | %s | %s | %s | %s |\n' "$2" "$(col "$n" conc)" "$(col "$n" rate)" \
-		"$([ "$n" = stime ] && echo n/a || awk -v v="$(col "$n" p50_us)" 'BEGIN { printf "%.3f", v / 1000 }')" \
-		"$([ "$n" = stime ] && echo n/a || awk -v v="$(col "$n" p99_us)" 'BEGIN { printf "%.3f", v / 1000 }')" \
-		"$(pct "$cpu" "$secs")" "$(col "$n" "per_cpu_s_$s")" "${kh:-}" \
-		"$([ "$n" = stime ] && echo n/a || pct "$cl" "$secs")" "${rg:-}" "${nc:-}" "$(sumcol "$n" errors)"
+	if [ "$n" != stime ]; then
+		p50=$(ms "$(col "$n" p50_us)") p99=$(ms "$(col "$n" p99_us)") cl=$(pct "$(col "$n" client_cpu_s)" "$secs")
+	fi
+	printf '| %s | %s | %.0f | %s | %s | %s | %.0f | %s | %s | %s | %s | %s | %s |\n' "$2" "$(col "$n" conc)" "$(col "$n" rate)" \
+		"$p50" "$p99" "$(pct "$cpu" "$secs")" "$(col "$n" "per_cpu_s_$s")" "$kh" "$cl" "$rg" "$nc" \
+		"$(sumcol "$n" retried)" "$(sumcol "$n" errors)"
 }
-row floor "floor: mutual-TLS handshake + GET, openssl s_server (our C client)" sserver
+row floor "floor: mutual-TLS 1.3 handshake + GET, openssl s_server (our C client)" sserver
 row stime "floor: openssl s_time -new (one at a time)" sserver
+[ -z "$ts_pid" ] || row floor2 "floor: mutual-TLS 1.3 handshake + GET /healthz, lib/rpc ds_test_server (our C client)" sserver
 row A1 "A kept-alive GetAppKey" kms
 row "A$conc" "A kept-alive GetAppKey" kms
 row B1 "B new connection per GetAppKey" kms
@@ -306,50 +335,65 @@ floor_w=$(col floor rate) floor_c=$(col floor per_cpu_s_sserver)
 a_w=$(col "A$conc" rate) a_c=$(col "A$conc" per_cpu_s_kms)
 b_w=$(col "B$conc" rate) b_c=$(col "B$conc" per_cpu_s_kms)
 echo "ratios: B ($conc in flight) / floor ($conc in flight): $(pct "$b_c" "$floor_c") per server CPU-second, $(pct "$b_w" "$floor_w") of the wall rate"
+[ -z "$ts_pid" ] || echo "        B ($conc in flight) / lib/rpc floor ($conc in flight): $(pct "$b_c" "$(col floor2 per_cpu_s_sserver)") per server CPU-second, $(pct "$b_w" "$(col floor2 rate)") of the wall rate"
+echo "per-round rates (/s wall | per server CPU-s):"
+for n in floor stime $([ -z "$ts_pid" ] || echo floor2) A1 "A$conc" B1 "B$conc"; do
+	printf '  %-6s %s\n' "$n" "$(awk -v n="$n" '$1 == n' "$results" | while read -r line; do
+		printf '%.0f | %.0f;  ' "$(field "$line" rate)" "$(field "$line" "per_cpu_s_$(case $n in floor*| stime) echo sserver ;; *) echo kms ;; esac)")"; done)"
+done
 echo "load average: start $load_start, end $load_end"
 echo
 echo "targets (issue 5, bench/kms):"
 echo "  A kept-alive >= 2000 releases/s/core:  $(met "$a_c >= 2000") ($(printf '%.0f' "$a_c") per KMS CPU-second; $(printf '%.0f' "$a_w")/s wall at $(pct "$(col "A$conc" cpu_kms_s)" "$(col "A$conc" seconds)") KMS CPU)"
 echo "  B new connection >= 50% of the floor:  $(met "$b_c >= 0.5 * $floor_c") ($(pct "$b_c" "$floor_c") per server CPU-second); wall rate $(met "$b_w >= 0.5 * $floor_w") ($(pct "$b_w" "$floor_w"))"
 echo
-echo "commands (URL = the KMS's https://127.0.0.1:PORT; W = --watch of the server PIDs for their CPU time):"
+echo "commands (URL = the KMS's https://127.0.0.1:PORT; W = --watch NAME=PID of the server processes for their CPU time):"
 echo "  taskset -c $client_cpu $reg_bin serve -c registry.conf     (listen = tcp://127.0.0.1:0, policy_file = policy.json: app 0x$APP, compose 0x$COMPOSE, OS 0x$OS_IMAGE)"
-echo "  taskset -c $kms_cpu $kms_bin serve -c kms.conf     (seal.provider = sim, trust.dev_root, collateral.file from ds_bench_kms --case platform, registry.url)"
+echo "  taskset -c $kms_cpu $kms_bin serve -c kms.conf     (seal.provider = sim, trust.dev_root + collateral.file from ds_bench_kms --case platform, registry.url = the registry)"
 echo "  $bench --case bootstrap --admin-sock kms-admin.sock     (Bootstrap, domain 127.0.0.1; then the KMS is restarted)"
 echo "  cd floor && taskset -c $kms_cpu ${sserver_cmd[*]}"
 echo "  taskset -c $client_cpu $bench --case keepalive --conc 1|$conc --url URL --tee-dir DIR --seconds $seconds --warmup $warmup W"
 echo "  taskset -c $client_cpu $bench --case newconn --conc 1|$conc --url URL --tee-dir DIR --seconds $seconds --warmup $warmup W"
 echo "  taskset -c $client_cpu $bench --case tls --conc $conc --connect $ss_addr --cert client.pem --key client.key --ca ca.pem --path f --seconds $seconds --warmup $warmup W"
+[ -z "$ts_pid" ] || echo "  cd floor && taskset -c $kms_cpu ${ts_cmd[*]} --ready-file F"
+[ -z "$ts_pid" ] || echo "  taskset -c $client_cpu $bench --case tls --conc $conc --connect $ts_addr --cert client.pem --key client.key --ca ca.pem --path healthz --seconds $seconds --warmup $warmup W"
 echo "  cd floor && taskset -c $client_cpu openssl s_time -connect $ss_addr -new -cert client.pem -key client.key -CAfile ca.pem -www /f -time $seconds"
 
-# ---- optional profile of the KMS under case A ----
+# ---- optional profile of the KMS (network process + key holder) under cases A and B ----
 if [ "$perf_s" != 0 ]; then
-	echo
-	data=$work/perf.data
-	tee_n=$((tee_n + 1))
-	taskset -c "$client_cpu" "$bench" --case keepalive --conc "$conc" --url "$kms_url" --tee-dir "$work/cvm-$tee_n" \
-		--seconds "$((perf_s + 2))" --warmup 0 --watch kms="$kms_pid" >"$work/perf.load" 2>&1 &
-	lp=$!
-	pids+=("$lp")
-	sleep 1
-	perf record -F 1999 --call-graph dwarf,16384 -p "$kms_pid,$kh_pid" -o "$data" -- sleep "$perf_s" >"$work/perf.log" 2>&1 ||
-		{ tail -5 "$work/perf.log" >&2; die "perf record failed"; }
-	wait "$lp"
-	unpid "$lp"
-	echo "== perf: dstack-kms + key holder under case A ($conc in flight): $(field "$(cat "$work/perf.load")" rate) releases/s during the profile =="
-	echo "-- samples by process (kms = network process, keyholder = the key holder):"
-	perf report -i "$data" --stdio --no-children --sort pid -g none 2>/dev/null |
-		awk '/^ +[0-9.]+%/ { printf "  %7s  %s\n", $1, $2; if (++n == 4) exit }'
-	echo "-- inclusive time (children) of the steps of a release, % of all samples of both processes:"
-	perf report -i "$data" --stdio --children --sort symbol -g none 2>/dev/null >"$work/perf.children"
-	for s in on_conn_read on_conn_write nghttp2_session_mem_recv nghttp2_session_send SSL_read SSL_write ssl3_read_bytes \
-		kms_on_get_app_key kms_authz_check on_answer on_decision release kms_kh_call kh_frame_write kh_frame_read \
-		curl_multi_socket_action rpc_client_call log_msg ratls_verify_cert op_app_keys dstack_app_keys_derive \
-		k256_sign dstack_app_disk_key dstack_app_env_key dstack_app_k256_key kh_dispatch pb_encode protobuf_c_message_pack \
-		protobuf_c_message_unpack epoll_wait __libc_write __libc_read writev readv; do
-		awk -v s="$s" '$1 ~ /%$/ && $NF == s { printf "  %7s %7s  %s\n", $1, $2, s; exit }' "$work/perf.children"
-	done
-	echo "-- top self time:"
-	perf report -i "$data" --stdio --no-children --sort comm,dso,symbol -g none 2>/dev/null |
-		awk '/^ +[0-9.]+%/ { printf "  %7s  %-10s %-22s %s\n", $1, $2, $3, $5; if (++n == 25) exit }'
+	prof() { # NAME keepalive|newconn
+		local data=$work/perf.$1.data lp
+		tee_n=$((tee_n + 1))
+		taskset -c "$client_cpu" "$bench" --case "$2" --conc "$conc" --url "$kms_url" --tee-dir "$work/cvm-$tee_n" \
+			--seconds "$((perf_s + 2))" --warmup 0 --watch kms="$kms_pid" >"$work/perf.$1.load" 2>/dev/null &
+		lp=$!
+		pids+=("$lp")
+		sleep 1
+		perf record -F 1999 --call-graph dwarf,16384 -p "$kms_pid,$kh_pid" -o "$data" -- sleep "$perf_s" >"$work/perf.$1.log" 2>&1 ||
+			{ tail -5 "$work/perf.$1.log" >&2; die "perf record failed"; }
+		wait "$lp"
+		unpid "$lp"
+		echo
+		echo "== perf: dstack-kms (pid $kms_pid) + key holder (pid $kh_pid) under case $1, $conc in flight:" \
+			"$(field "$(cat "$work/perf.$1.load")" rate)/s during the profile (perf slows it) =="
+		echo "-- samples by process:"
+		perf report -i "$data" --stdio --no-children --sort pid -g none 2>/dev/null |
+			awk '/^ +[0-9.]+%/ { printf "  %7s  %s\n", $1, $2; if (++n == 4) exit }'
+		echo "-- inclusive time of the steps (% of all samples of both processes; nested entries overlap):"
+		perf report -i "$data" --stdio --children --sort symbol -g none 2>/dev/null >"$work/perf.$1.children"
+		for sym in rpc_h2_on_read SSL_read SSL_write nghttp2_session_mem_recv rpc_dispatch kms_on_get_app_key \
+			kms_authz_check curl_multi_socket_action __libc_connect on_answer on_decision kms_kh_call rpc_h2_send_reply \
+			log_msg tls_peer_attach X509_verify_cert ratls_verify_cert X509_digest ASN1_item_d2i_ex EVP_PKEY_generate \
+			EVP_DigestSignFinal EVP_DigestVerifyFinal kms_keyholder_main op_app_keys dstack_app_keys_derive \
+			dkdf_derive_dh_secret EC_GROUP_new_by_curve_name_ex dstack_kms_issued_sign k256_pubkey hkdf_sha256 \
+			kh_frame_read kh_frame_write; do
+			awk -v s="$sym" '$1 ~ /%$/ && $4 == s { printf "  %7s  %s\n", $1, s; exit }' "$work/perf.$1.children"
+		done
+		echo "-- top self time:"
+		perf report -i "$data" --stdio --no-children --sort dso,symbol -g none 2>/dev/null |
+			awk '/^ +[0-9.]+%/ { printf "  %7s  %-18s %s\n", $1, $2, $4; if (++n == 20) exit }'
+	}
+	prof A keepalive
+	prof B newconn
 fi
+exit 0   # (the last pipelines end with awk's early exit: SIGPIPE is not a failure)

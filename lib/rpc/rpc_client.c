@@ -470,6 +470,13 @@ static err_t attempt_start(struct rpc_call *call)
 		ok = (!c->cert_file || curl_easy_setopt(e, CURLOPT_SSLCERT, c->cert_file) == CURLE_OK) &&
 		     (!c->key_file || curl_easy_setopt(e, CURLOPT_SSLKEY, c->key_file) == CURLE_OK) &&
 		     (!c->ca_file || curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file) == CURLE_OK) &&
+		     /*
+		      * An in-memory CA store replaces libcurl's in on_ssl_ctx: do not let libcurl parse
+		      * its default bundle first (~140 PEM certificates, tens of ms, on every connection).
+		      */
+		     (!c->tls.ca_store || c->ca_file ||
+		      (curl_easy_setopt(e, CURLOPT_CAINFO, NULL) == CURLE_OK &&
+		       curl_easy_setopt(e, CURLOPT_CAPATH, NULL) == CURLE_OK)) &&
 		     curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, verify) == CURLE_OK &&
 		     curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, verify ? 2L : 0L) == CURLE_OK &&
 		     /* Resumed sessions skip certificate verification, and with it the attestation hook. */

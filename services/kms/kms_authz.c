@@ -26,9 +26,14 @@ struct kms_authz *kms_authz_new(struct event_base *base, const char *url)
 		return NULL;
 	a->base = base;
 	if (url && *url) {
+		/*
+		 * Connect over HTTP/1.1, not gRPC: with libcurl < 8.0 lib/rpc gives every h2c
+		 * (http://) gRPC call a fresh TCP connection, i.e. one connect and one TIME_WAIT
+		 * socket per key release; HTTP/1.1 connections are kept alive (bench/kms).
+		 */
 		struct rpc_client_opts o = {
 			.base_url = url,
-			.wire = RPC_WIRE_GRPC,
+			.wire = RPC_WIRE_CONNECT_PROTO,
 			.timeout_ms = 5000,
 			.max_retries = 1,
 		};
