@@ -20,6 +20,7 @@ static const struct svc_command commands[] = {
 	{ "add-kms-device", registry_cmd_tx, "allow a KMS device id" },
 	{ "remove-kms-device", registry_cmd_tx, "remove a KMS device id" },
 	{ "set-gateway-app-id", registry_cmd_tx, "set the gateway app id" },
+	{ "set-kms-info", registry_cmd_tx, "publish the KMS root public keys and bootstrap attestation" },
 	{ "events", registry_cmd_events, "the governance audit trail, from a running registry or from the chain" },
 };
 

@@ -9,12 +9,15 @@
 
 #include "abi.h"
 #include "contracts_bytecode.h"
+#include "dstack/kms/v1/kms.pb-c.h"
 #include "dstack/registry/v1/registry.pb-c.h"
 #include "enc.h"
 #include "ethrpc.h"
+#include "file.h"
 #include "jsonrpc.h"
 #include "log.h"
 #include "pbcodec.h"
+#include "pbjson.h"
 #include "registry_chain.h"
 #include "registry_cli.h"
 #include "rpc_client.h"
@@ -25,7 +28,7 @@
 
 /* What a transaction command sends to, and the one argument it takes. */
 enum tx_target { TO_NONE, TO_REGISTRY, TO_APP };
-enum tx_arg { ARG_DEPLOY, ARG_REGISTER, ARG_HASH, ARG_BOOL, ARG_U64, ARG_STRING };
+enum tx_arg { ARG_DEPLOY, ARG_REGISTER, ARG_HASH, ARG_BOOL, ARG_U64, ARG_STRING, ARG_KMS_INFO };
 
 struct tx_cmd {
 	const char *name;
@@ -51,6 +54,7 @@ static const struct tx_cmd tx_cmds[] = {
 	{ "add-kms-device", "addKmsDevice(bytes32)", TO_REGISTRY, ARG_HASH },
 	{ "remove-kms-device", "removeKmsDevice(bytes32)", TO_REGISTRY, ARG_HASH },
 	{ "set-gateway-app-id", "setGatewayAppId(string)", TO_REGISTRY, ARG_STRING },
+	{ "set-kms-info", "setKmsInfo((bytes,bytes,bytes,bytes))", TO_REGISTRY, ARG_KMS_INFO },
 };
 
 #define DEPLOY_APP_SIG "deployAndRegisterApp(address,bool,bool,bytes32,bytes32,uint64)"
@@ -94,6 +98,11 @@ static void tx_usage(const struct tx_cmd *c, FILE *out)
 		break;
 	case ARG_STRING:
 		fprintf(out, " --registry ADDRESS --value TEXT\n");
+		break;
+	case ARG_KMS_INFO:
+		fprintf(out, " --registry ADDRESS --value BOOTSTRAP_INFO.json\n"
+			     "  Publishes the KMS root public keys and their bootstrap attestation: the JSON that\n"
+			     "  `dstack-kms bootstrap` prints ({\"caPubkey\", \"k256Pubkey\", \"attestation\"}, base64).\n");
 		break;
 	}
 	fprintf(out, "  --key-file: a file (mode 0600) with a hex secp256k1 key; the transaction is signed here (EIP-155).\n"
@@ -319,6 +328,39 @@ static const struct tx_cmd *find_tx_cmd(const char *name)
 }
 
 /* The calldata (or creation code) of command c; ERR_INVALID_ARG names the bad option in *why. */
+/* The JSON `dstack-kms bootstrap` prints (dstack.kms.v1.BootstrapResponse, proto3 JSON). */
+static err_t read_bootstrap_info(const char *path, struct arena *a, const Dstack__Kms__V1__BootstrapResponse **out,
+				 const char **why)
+{
+	struct pbjson_opts jo = { .flavour = PBJSON_PROTO3, .ignore_unknown = 1 };
+	const Dstack__Kms__V1__BootstrapResponse *b;
+	ProtobufCMessage *m;
+	struct buf_writer w;
+	err_t err;
+
+	if (!path) {
+		*why = "--value: the bootstrap info JSON file";
+		return ERR_INVALID_ARG;
+	}
+	buf_writer_init(&w, 1u << 20);
+	err = file_read_all(path, 1u << 20, 0, &w);
+	if (err == ERR_OK)
+		err = pbjson_decode(&dstack__kms__v1__bootstrap_response__descriptor, (const char *)w.p, w.len, &jo, a, &m,
+				    NULL);
+	buf_writer_free(&w);
+	if (err != ERR_OK) {
+		*why = "--value: cannot read a bootstrap info JSON file (caPubkey, k256Pubkey, attestation)";
+		return err == ERR_NOT_FOUND ? ERR_INVALID_ARG : err;
+	}
+	b = (const void *)m;
+	if (b->k256_pubkey.len != 33 || !b->ca_pubkey.len) {
+		*why = "bootstrap info: k256Pubkey must be 33 bytes and caPubkey present";
+		return ERR_INVALID_ARG;
+	}
+	*out = b;
+	return ERR_OK;
+}
+
 static err_t build_call(const struct tx_cmd *c, const struct tx_opts *o, const struct session *s, struct arena *a,
 			struct buf_writer *w, const char **why)
 {
@@ -404,6 +446,21 @@ static err_t build_call(const struct tx_cmd *c, const struct tx_opts *o, const s
 		}
 		abi_set_string(&args[0], o->value);
 		break;
+	case ARG_KMS_INFO: {
+		struct abi_value *info = arena_zalloc(a, 4 * sizeof(*info));
+		const Dstack__Kms__V1__BootstrapResponse *b;
+
+		if (!info)
+			return ERR_NOMEM;
+		if ((err = read_bootstrap_info(o->value, a, &b, why)) != ERR_OK)
+			return err;
+		abi_set_bytes(&info[0], b->k256_pubkey.data, b->k256_pubkey.len);
+		abi_set_bytes(&info[1], b->ca_pubkey.data, b->ca_pubkey.len);
+		abi_set_bytes(&info[2], b->attestation.data, b->attestation.len);
+		abi_set_bytes(&info[3], NULL, 0);
+		abi_set_tuple(&args[0], info, 4);
+		break;
+	}
 	default:
 		return ERR_INVALID_ARG;
 	}

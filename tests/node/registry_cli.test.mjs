@@ -8,7 +8,7 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { writeFileSync, chmodSync, existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 import { JsonRpcProvider, Contract, ContractFactory, id, getAddress, ZeroHash } from 'ethers';
 
@@ -86,6 +86,20 @@ describe('dstack-registry CLI on anvil', () => {
 		cli(['add-kms-device', '--rpc', anvil.url, '--unlocked', ACC0, '--registry', reg, '--hash', DEV]);
 		cli(['set-gateway-app-id', '--rpc', anvil.url, '--unlocked', ACC0, '--registry', reg, '--value', 'gw-cli']);
 		assert.equal(await r.gatewayAppId(), 'gw-cli');
+		// The KMS root public keys and bootstrap attestation, from the JSON `dstack-kms bootstrap` prints.
+		const info = { caPubkey: Buffer.alloc(91, 0x30).toString('base64'),
+			k256Pubkey: Buffer.concat([Buffer.from([2]), Buffer.alloc(32, 0x11)]).toString('base64'),
+			attestation: Buffer.from('attestation bytes').toString('base64') };
+		const infoFile = join(dirname(keyFile), 'bootstrap-info.json');
+		writeFileSync(infoFile, JSON.stringify(info));
+		cli(['set-kms-info', '--rpc', anvil.url, '--unlocked', ACC0, '--registry', reg, '--value', infoFile]);
+		const ki = await r.kmsInfo();
+		assert.equal(ki.k256Pubkey, '0x02' + '11'.repeat(32));
+		assert.equal(ki.caPubkey, '0x' + '30'.repeat(91));
+		assert.equal(Buffer.from(ki.quote.slice(2), 'hex').toString(), 'attestation bytes');
+		writeFileSync(infoFile, JSON.stringify({ ...info, k256Pubkey: Buffer.alloc(20).toString('base64') }));
+		assert.equal(cli(['set-kms-info', '--rpc', anvil.url, '--unlocked', ACC0, '--registry', reg, '--value', infoFile],
+			{ ok: false }).status, 2);
 		const [ok, reason] = await r.isAppAllowed({ appId: app, composeHash: H2, instanceId: ACC1, deviceId: ZeroHash,
 			mrAggregated: ZeroHash, mrSystem: ZeroHash, osImageHash: OS, tcbStatus: 'UpToDate', advisoryIds: [] });
 		assert.deepEqual([ok, reason], [true, '']);
