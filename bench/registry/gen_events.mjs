@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 // bench/registry: deploy the registry contracts on a running anvil and generate N governance events
-// (ComposeHashAdded on one App, the registry's factory-deployed app), fast: raw eth_sendTransaction
-// from anvil's unlocked account 0 with explicit nonces and gas, sent in JSON-RPC batches, N/per-block
-// transactions per block (automine off while a block fills, then evm_mine). Prints one JSON line:
-//   {"registry","app","owner","deployBlock","head","composeEvents","os","device","mr","kmsDevice","seconds"}
-// Usage: node gen_events.mjs --rpc URL --contracts DIR [--events N] [--per-block K]
+// (ComposeHashAdded / ComposeHashRemoved on one App, the registry's factory-deployed app), fast: raw
+// eth_sendTransaction from anvil's unlocked account 0 with explicit nonces and gas, sent in JSON-RPC
+// batches with automine off, then anvil_mine with a block gas limit that fits exactly --per-block
+// transactions per block. Checks that every transaction landed and emitted its event. Prints one line:
+//   {"registry","app","owner","deployBlock","head","events","mix","perBlock","totalEvents","liveHashes","allowed",
+//    "os","device","mr","kmsDevice","seconds"}
+// Usage: node gen_events.mjs --rpc URL --contracts DIR [--events N] [--per-block K] [--mix churn|add]
 // (DIR: the build's services/registry/contracts, with KmsRegistry.json and App.json)
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -27,8 +29,8 @@ const perBlock = Number(arg('per-block', '1'));
 // churn: addComposeHash(h_j) then removeComposeHash(h_(j-4)) alternately: N events, a few live hashes.
 const mix = arg('mix', 'churn');
 const dir = arg('contracts', process.env.DS_CONTRACTS_DIR);
-if (!rpcUrl || !dir || !(N > 0) || !(perBlock > 0)) {
-	console.error('usage: node gen_events.mjs --rpc URL --contracts DIR [--events N] [--per-block K]');
+if (!rpcUrl || !dir || !(N > 0) || !(perBlock > 0) || !['add', 'churn'].includes(mix)) {
+	console.error('usage: node gen_events.mjs --rpc URL --contracts DIR [--events N] [--per-block K] [--mix churn|add]');
 	process.exit(2);
 }
 const load = (name) => JSON.parse(readFileSync(join(dir, `${name}.json`), 'utf8'));
@@ -70,9 +72,10 @@ const rc = await wait(reg.deployAndRegisterApp(owner, false, false, DEV, id('ben
 const appAddr = rc.logs.map((l) => { try { return reg.interface.parseLog(l); } catch { return null; } })
 	.find((e) => e?.name === 'AppDeployedViaFactory').args[0];
 
-// N addComposeHash transactions: explicit nonce and gas, so anvil neither estimates nor reorders. With
-// automine off the pool takes a whole batch (in any order), then anvil_mine makes the blocks; the
-// block gas limit is lowered so that exactly `perBlock` transactions fit in each block.
+// N transactions with explicit nonce and gas, so anvil neither estimates nor reorders, sent in
+// batches with automine off. One per block: the block gas limit is lowered below two transactions'
+// gas limits (a transaction is included only if its whole gas limit still fits), and anvil_mine makes
+// one block per transaction. K per block: K transactions, then evm_mine.
 const iface = new Interface(A.abi);
 const live = new Set([id('bench-compose-initial')]);
 function txData(i) {
@@ -88,9 +91,10 @@ function txData(i) {
 const TX_GAS = 100000;
 let nonce = Number(await call1('eth_getTransactionCount', [owner, 'latest']));
 const gasLimit0 = (await call1('eth_getBlockByNumber', ['latest', false])).gasLimit;
-const BATCH = 500 - (500 % perBlock || 0) || perBlock;
+const BATCH = perBlock === 1 ? 500 : perBlock;
 await call1('evm_setAutomine', [false]);
-await call1('anvil_setBlockGasLimit', [`0x${(perBlock * TX_GAS + TX_GAS / 2).toString(16)}`]);
+if (perBlock === 1)
+	await call1('anvil_setBlockGasLimit', [`0x${(TX_GAS + 10000).toString(16)}`]);
 for (let i = 0; i < N;) {
 	const n = Math.min(BATCH, N - i);
 	const calls = [];
@@ -102,11 +106,17 @@ for (let i = 0; i < N;) {
 		}]]);
 	}
 	await batch(calls);
-	await call1('anvil_mine', [`0x${Math.ceil(n / perBlock).toString(16)}`]);
+	if (perBlock === 1)
+		await call1('anvil_mine', [`0x${n.toString(16)}`]);
+	else
+		await call1('evm_mine');
 }
 await call1('anvil_setBlockGasLimit', [gasLimit0]);
 await call1('evm_setAutomine', [true]);
 const head = Number(await call1('eth_blockNumber'));
+const firstGenBlock = rc.blockNumber + 1;
+if (head - firstGenBlock + 1 !== Math.ceil(N / perBlock))
+	throw new Error(`${head - firstGenBlock + 1} blocks for ${N} transactions, want ${Math.ceil(N / perBlock)}`);
 // Every transaction must have landed, one event each (a dropped or reverted one would make the count wrong).
 const finalNonce = Number(await call1('eth_getTransactionCount', [owner, 'latest']));
 if (finalNonce !== nonce)

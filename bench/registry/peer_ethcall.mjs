@@ -4,8 +4,8 @@
 // time, for --seconds. The BootInfos alternate between allowed and each denial reason the registry
 // state from gen_events.mjs gives; every answer is checked.
 //
-// usage: node peer_ethcall.mjs --rpc URL --registry ADDRESS --app ADDRESS --os HASH --device HASH
-//                              --events N --contracts DIR [--seconds S]
+// usage: node peer_ethcall.mjs --rpc URL --state GEN.json --contracts DIR [--seconds S]
+// (GEN.json: gen_events.mjs's output line: registry, app, os, device, and allowed compose hashes)
 // Output: one line "peer ops=N seconds=S cpu_seconds=C ops_per_s=X us_per_op=U".
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -20,33 +20,29 @@ const { JsonRpcProvider, Contract, id, ZeroAddress, ZeroHash } = require('ethers
 const { values: opt } = parseArgs({
 	options: {
 		rpc: { type: 'string' },
-		registry: { type: 'string' },
-		app: { type: 'string' },
-		os: { type: 'string' },
-		device: { type: 'string' },
-		events: { type: 'string' },
+		state: { type: 'string' },
 		contracts: { type: 'string' },
 		seconds: { type: 'string', default: '3' },
 	},
 });
-for (const k of ['rpc', 'registry', 'app', 'os', 'device', 'events', 'contracts'])
+for (const k of ['rpc', 'state', 'contracts'])
 	if (!opt[k]) {
 		console.error(`peer_ethcall.mjs: --${k} is required`);
 		process.exit(2);
 	}
 const K = JSON.parse(readFileSync(join(opt.contracts, 'KmsRegistry.json'), 'utf8'));
 const provider = new JsonRpcProvider(opt.rpc, undefined, { staticNetwork: true, batchMaxCount: 1 });
-const reg = new Contract(opt.registry, K.abi, provider);
-const N = Number(opt.events);
+const st = JSON.parse(readFileSync(opt.state, 'utf8'));
+const reg = new Contract(st.registry, K.abi, provider);
 
 const base = {
-	appId: opt.app, composeHash: ZeroHash, instanceId: ZeroAddress, deviceId: opt.device, mrAggregated: ZeroHash,
-	mrSystem: ZeroHash, osImageHash: opt.os, tcbStatus: 'UpToDate', advisoryIds: [],
+	appId: st.app, composeHash: ZeroHash, instanceId: ZeroAddress, deviceId: st.device, mrAggregated: ZeroHash,
+	mrSystem: ZeroHash, osImageHash: st.os, tcbStatus: 'UpToDate', advisoryIds: [],
 };
-// Half allowed (a compose hash gen_events.mjs added), half denied, spread over the reasons.
+// Half allowed (compose hashes gen_events.mjs left allowed), half denied, spread over the reasons.
 const probes = [];
 for (let i = 0; i < 64; i++) {
-	const h = id(`bench-compose-${(i * 7919) % N}`);
+	const h = st.allowed[(i * 7919) % st.allowed.length];
 	const k = i % 8;
 	if (k % 2 === 0)
 		probes.push([{ ...base, composeHash: h }, true, '']);

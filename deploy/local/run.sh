@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # Start all five dstack services on loopback, show them healthy, answer one real RPC, verify a
-# simulated (development PKI) TDX quote with the CLI and the attest service, then stop them.
+# simulated (development PKI) TDX quote with the CLI and the attest service, bootstrap the KMS,
+# boot a (simulated) confidential VM whose app reads its key from the guest agent, show the
+# registry refusing a changed compose, then stop them.
 #
 # usage: deploy/local/run.sh [STATE_DIR]        (default ./.demo)
 #
@@ -70,6 +72,24 @@ mkdir -p "$sim/offline"
 "$attest_bin" sim-quote --now "$(date +%s)" --report-data 64656d6f --quote "$sim/quote.bin" \
 	--collateral "$sim/offline/collateral.json" --dev-root "$sim/dev-root.der" || die "dstack-attest sim-quote failed"
 
+# SIMULATION: the simulated TEE the guest agents run on (lib/tee sim): its development root and
+# collateral, so the KMS can verify the CVMs' RA-TLS evidence. Verdicts on it are "dev".
+ga_bin=$build/services/guest-agent/dstack-guest-agent
+printf 'listen = unix://%s/unused.sock\ntee.backend = sim\n' "$state" >"$state/sim-platform.conf"
+mkdir -p "$sim/cvm"
+"$ga_bin" sim-platform -c "$state/sim-platform.conf" --out "$sim/cvm" >/dev/null || die "dstack-guest-agent sim-platform failed"
+
+# The guest agent among the services boots a CVM of its own with key provider "none": keys from a
+# local seed (kept in the state dir, so they survive demo runs). Its TEE state is new every run,
+# like RTMR3 after a reboot.
+ga_shared=$state/guest-agent-shared
+rm -rf "$state/guest-agent-tee"
+mkdir -p "$ga_shared"
+mkdir -m 700 "$state/guest-agent-tee"
+[[ -s $state/guest-agent-seed ]] || (umask 077 && od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >"$state/guest-agent-seed")
+printf '%s' '{"manifest_version":2,"name":"demo-local","runner":"bash","bash_script":"true","key_provider":"none"}' \
+	>"$ga_shared/app-compose.json"
+
 # The registry's governance policy for one machine (dstack auth-simple shape). No app is allowed
 # yet; apps are added here (or on a chain, see docs/registry.md).
 cat >"$state/registry-policy.json" <<'JSON'
@@ -103,20 +123,25 @@ write_config() {
 			echo "listen = unix://$state/kms-admin.sock"
 			echo "state_dir = $state/kms-state"
 			echo "seal.provider = sim    # SIMULATED sealing, development only"
-			echo "trust.dev_root = $sim/dev-root.der    # DEVELOPMENT ONLY"
-			echo "collateral.file = $sim/offline/collateral.json"
+			echo "trust.dev_root = $sim/cvm/dev-root.der    # DEVELOPMENT ONLY: the simulated CVMs' root"
+			echo "collateral.file = $sim/cvm/collateral.json"
 			echo "registry.url = http://$host:$((base_port + 2))"
 			echo "attest.url = http://$host:$base_port"
 			;;
 		registry)
 			echo "policy_file = $state/registry-policy.json"
+			echo "policy_poll_interval = 200ms"
 			;;
 		gateway)
 			echo "base_domain = dstack.localhost"
 			echo "external_port = 443"
 			;;
 		guest-agent)
-			echo "tee.backend = sim"
+			echo "listen = unix://$state/guest-agent.sock"
+			echo "tee.backend = sim    # SIMULATED TEE, development only"
+			echo "tee.state_dir = $state/guest-agent-tee"
+			echo "boot.host_shared_dir = $ga_shared"
+			echo "boot.local_seed_file = $state/guest-agent-seed"
 			;;
 		esac
 	} >"$conf"
@@ -229,14 +254,16 @@ echo
 
 # The KMS: bootstrap root keys (admin, over its unix socket), then talk to it over TLS pinned to its root CA.
 ks=$state/kms-admin.sock
-kms_https=https://kms.localhost:${addr[kms]##*:}
-resolve=(--resolve "kms.localhost:${addr[kms]##*:}:${host}")
+# The RPC certificate names the bootstrap domain: the loopback address itself, so CVMs (which
+# verify the name) reach the KMS without a resolver entry.
+kms_https=https://$host:${addr[kms]##*:}
+resolve=()
 echo "KMS (root keys sealed with a SIMULATED key file; admin methods on $ks):"
 status=$(curl -s --max-time 5 --unix-socket "$ks" -H 'content-type: application/json' -d '{}' \
 	http://localhost/dstack.kms.v1.KmsAdmin/Status)
 if [[ $status == *KMS_STATE_UNINITIALIZED* ]]; then
-	echo "  curl --unix-socket $ks -d '{\"domain\":\"kms.localhost\"}' http://localhost/dstack.kms.v1.KmsAdmin/Bootstrap"
-	out=$(curl -s --max-time 10 --unix-socket "$ks" -H 'content-type: application/json' -d '{"domain":"kms.localhost"}' \
+	echo "  curl --unix-socket $ks -d '{\"domain\":\"$host\"}' http://localhost/dstack.kms.v1.KmsAdmin/Bootstrap"
+	out=$(curl -s --max-time 10 --unix-socket "$ks" -H 'content-type: application/json' -d "{\"domain\":\"$host\"}" \
 		http://localhost/dstack.kms.v1.KmsAdmin/Bootstrap)
 	echo "  -> $(grep -o '"k256Pubkey":"[^"]*"' <<<"$out")"
 	[[ $out == *k256Pubkey* ]] || healthy=0
@@ -259,6 +286,91 @@ echo "  -> $(grep -o '"publicKey":"[^"]*"' <<<"$out")"
 [[ $out == *publicKey* ]] || healthy=0
 echo
 
+# A confidential VM (SIMULATED TEE) booting with keys from the KMS: dstack-guest-agent measures the
+# app into RTMR3, gets the app's keys over mutual RA-TLS once the registry allows its compose hash,
+# and launches the app, which reads its key from the agent's socket like any dstack app.
+echo "A confidential app (SIMULATED TEE; keys from the KMS, allowed by the registry):"
+cvm=$state/cvm
+rm -rf "$cvm"
+mkdir -p "$cvm/shared" "$cvm/app"
+mkdir -m 700 "$cvm/tee"
+os_image=$(printf 'dstack-c demo os image' | sha256sum | cut -c1-64)
+# The app: curl on $DSTACK_SIMULATOR_ENDPOINT (the agent's socket), as in dstack's curl docs.
+cat >"$cvm/shared/app-compose.json" <<'JSON'
+{
+    "manifest_version": 2,
+    "name": "demo-wallet",
+    "runner": "bash",
+    "kms_enabled": true,
+    "bash_script": "curl -s --unix-socket \"$DSTACK_SIMULATOR_ENDPOINT\" -X POST http://dstack/GetKey -d '{\"path\":\"wallet/eth\",\"purpose\":\"demo\"}' > key.tmp && mv key.tmp key.json; exec sleep 3600"
+}
+JSON
+compose_hash=$(sha256sum <"$cvm/shared/app-compose.json" | cut -c1-64)
+app_id=${compose_hash:0:40}
+printf '{"kms_urls":["%s"],"vm_config":"{\\"os_image_hash\\":\\"%s\\"}"}\n' "$kms_https" "$os_image" \
+	>"$cvm/shared/.sys-config.json"
+# Governance: allow this app's compose hash on this OS image (the registry re-reads the file).
+cat >"$state/registry-policy.json.tmp" <<JSON
+{
+  "gatewayAppId": "any",
+  "osImages": ["0x$os_image"],
+  "kms": { "mrAggregated": [], "devices": [], "allowAnyDevice": true },
+  "apps": { "0x$app_id": { "composeHashes": ["0x$compose_hash"], "allowAnyDevice": true } }
+}
+JSON
+mv "$state/registry-policy.json.tmp" "$state/registry-policy.json"
+sleep 0.5
+cvm_conf() {
+	printf '%s\n' "# generated by deploy/local/run.sh: one simulated CVM's guest agent" \
+		"listen = unix://$1/dstack.sock" "log.level = info" "timeouts.drain = 2s" \
+		"tee.backend = sim    # SIMULATED TEE, development only" "tee.state_dir = $1/tee" \
+		"boot.host_shared_dir = $1/shared" "boot.kms_root_ca = $state/kms-root-ca.pem" \
+		"boot.kms_attempts = 2" "boot.kms_backoff = 200ms"
+}
+{ cvm_conf "$cvm"; printf 'app.run = true\napp.dir = %s\napp.socket = %s\n' "$cvm/app" "$cvm/dstack.sock"; } >"$cvm/agent.conf"
+echo "  app-compose.json: compose hash $compose_hash, app id $app_id; registry policy allows it"
+echo "  dstack-guest-agent serve -c $cvm/agent.conf"
+rm -f "$cvm/ready"
+"$ga_bin" serve -c "$cvm/agent.conf" --ready-file "$cvm/ready" >"$cvm/agent.log" 2>&1 &
+pid[cvm]=$!
+started+=(cvm)
+deadline=$((SECONDS + ready_timeout))
+while [[ ! -s $cvm/ready ]]; do
+	if ! kill -0 "${pid[cvm]}" 2>/dev/null || ((SECONDS >= deadline)); then
+		tail -n 20 "$cvm/agent.log" | sed 's/^/    /' >&2
+		die "the CVM's agent did not boot"
+	fi
+	sleep 0.05
+done
+grep -o 'measured [a-z-]*' "$cvm/agent.log" | sed 's/^/  RTMR3 /'
+for _ in $(seq 1 100); do [[ -s $cvm/app/key.json ]] && break; sleep 0.05; done
+app_key=$(grep -o '"key":"[0-9a-f]*"' "$cvm/app/key.json" 2>/dev/null || true)
+echo "  the app read its key: $(head -c 160 "$cvm/app/key.json" 2>/dev/null)..."
+# The same request from outside the app gives the same key (deterministic per app and path).
+again=$(curl -s --max-time 5 --unix-socket "$cvm/dstack.sock" -X POST http://dstack/GetKey -d '{"path":"wallet/eth","purpose":"demo"}')
+echo "  curl --unix-socket $cvm/dstack.sock -X POST http://dstack/GetKey -d '{\"path\":\"wallet/eth\",\"purpose\":\"demo\"}'"
+echo "  -> $(grep -o '"key":"[0-9a-f]*"' <<<"$again") (its signature_chain ends at the KMS root k256 key)"
+[[ -n $app_key && $again == *"$app_key"* ]] || healthy=0
+info=$(curl -s --max-time 5 --unix-socket "$cvm/dstack.sock" http://dstack/Info)
+echo "  GET /Info -> $(grep -o '"app_id":"[0-9a-f]*"\|"app_name":"[^"]*"' <<<"$info" | tr '\n' ' ')simulated: $(grep -o 'simulated\\": [a-z]*' <<<"$info" | cut -d' ' -f2)"
+[[ $info == *"\"app_id\":\"$app_id\""* ]] || healthy=0
+# An upgrade nobody approved: same app id, changed compose -> new compose hash -> refused at boot.
+cvm2=$state/cvm-unapproved
+rm -rf "$cvm2"
+mkdir -p "$cvm2/shared"
+mkdir -m 700 "$cvm2/tee"
+sed 's/"demo-wallet"/"demo-wallet-v2"/' "$cvm/shared/app-compose.json" >"$cvm2/shared/app-compose.json"
+cp "$cvm/shared/.sys-config.json" "$cvm2/shared/"
+printf '{"app_id":"%s"}\n' "$app_id" >"$cvm2/shared/.instance_info"
+cvm_conf "$cvm2" >"$cvm2/agent.conf"
+rc=0
+out=$("$ga_bin" boot -c "$cvm2/agent.conf" 2>"$cvm2/agent.log") || rc=$?
+echo "  a changed compose for the same app (compose hash $(sha256sum <"$cvm2/shared/app-compose.json" | cut -c1-16)...):"
+echo "  dstack-guest-agent boot -c $cvm2/agent.conf"
+echo "  -> exit $rc: $out"
+[[ $rc == 1 && $out == *ERR_POLICY_DENIED* ]] || healthy=0
+echo
+
 if ((healthy == 0)); then
 	echo "run.sh: some service did not answer as expected (logs in $state)" >&2
 	exit 1
@@ -266,11 +378,11 @@ fi
 
 if [[ $keep == 1 ]]; then
 	: >"$state/pids"
-	for name in "${services[@]}"; do
+	for name in "${services[@]}" cvm; do
 		echo "${pid[$name]} $name" >>"$state/pids"
 	done
-	echo "Services keep running (logs and configs in $state). Stop them with:"
-	echo "  kill -TERM $(for name in "${services[@]}"; do printf '%s ' "${pid[$name]}"; done)"
+	echo "Services and the CVM's agent ($cvm/dstack.sock) keep running (logs and configs in $state). Stop them with:"
+	echo "  kill -TERM $(for name in "${services[@]}" cvm; do printf '%s ' "${pid[$name]}"; done)"
 	started=()
 	trap - EXIT
 	exit 0
@@ -278,10 +390,10 @@ fi
 
 echo "Stopping (SIGTERM):"
 clean=1
-for name in "${services[@]}"; do
+for name in cvm "${services[@]}"; do
 	kill -TERM "${pid[$name]}"
 done
-for name in "${services[@]}"; do
+for name in cvm "${services[@]}"; do
 	rc=0
 	wait "${pid[$name]}" || rc=$?
 	printf '  %-12s pid %-8s exit %s\n' "$name" "${pid[$name]}" "$rc"

@@ -158,6 +158,12 @@ uint64_t rpc_call_deadline_ms(const struct rpc_call *c);
 void rpc_call_set_detail(struct rpc_call *c, const char *fmt, ...) PRINTF_LIKE(2, 3);
 /* Finish a call that returned RPC_ASYNC. Safe after the client went away (the result is dropped). */
 void rpc_call_complete(struct rpc_call *c, int err, ProtobufCMessage *resp);
+/*
+ * The call carries secrets (a derived key in the response): its arena,
+ * request body and encoded response are wiped when freed. Call it before
+ * putting the secret in the response.
+ */
+void rpc_call_set_secret(struct rpc_call *c);
 /* 1 when the client cancelled or the deadline passed; an async handler may stop early. */
 int rpc_call_cancelled(const struct rpc_call *c);
 

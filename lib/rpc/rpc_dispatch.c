@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "enc.h"
 #include "log.h"
 #include "pbcodec.h"
 
@@ -169,6 +170,13 @@ static void reply_error(struct rpc_call *c, int err, const char *detail)
 		c->http_status = 200;
 		c->content_type = c->kind == RPC_KIND_GRPC_JSON ? "application/grpc+json" : "application/grpc";
 		c->message = grpc_percent_encode(&c->arena, msg);
+	} else if (c->kind == RPC_KIND_CONNECT_JSON && c->route && c->route->flavour == PBJSON_DSTACK) {
+		/* dstack's pRPC: HTTP 400 and {"error": "..."} (the SDKs look for the "error" key). */
+		c->http_status = c->http_override ? c->http_override : 400;
+		c->content_type = "application/json";
+		buf_put_str(&c->out, "{\"error\":");
+		pbjson_put_string(&c->out, msg, strlen(msg));
+		buf_put_str(&c->out, "}");
 	} else if (err == ERR_PROTO_CONTENT_TYPE) {
 		c->http_status = 415;
 		c->content_type = "application/json";
@@ -247,6 +255,142 @@ static err_t decode_request(struct rpc_call *c, ProtobufCMessage **req, const ch
 	else if (err == ERR_PROTO_ENCODING)
 		*detail = "a string field is not valid UTF-8";
 	return err;
+}
+
+/* Percent-decode s[0..n) ('+' is a space) into the arena, NUL-terminated; NULL on a bad escape. */
+static char *query_decode(struct arena *a, const char *s, size_t n, size_t *len)
+{
+	char *o = arena_alloc(a, n + 1);
+	size_t k = 0;
+
+	if (!o)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '+') {
+			o[k++] = ' ';
+		} else if (s[i] == '%') {
+			int hi, lo;
+
+			if (i + 2 >= n || (hi = hex_digit_value(s[i + 1])) < 0 || (lo = hex_digit_value(s[i + 2])) < 0)
+				return NULL;
+			o[k++] = (char)(hi << 4 | lo);
+			i += 2;
+		} else {
+			o[k++] = s[i];
+		}
+	}
+	o[k] = 0;
+	*len = k;
+	return o;
+}
+
+/* A scalar query value as JSON for field f: strings and bytes quoted (bytes stay hex), bools and numbers bare. */
+static int query_value_json(struct buf_writer *w, const ProtobufCFieldDescriptor *f, const char *v, size_t n)
+{
+	switch (f->type) {
+	case PROTOBUF_C_TYPE_STRING:
+	case PROTOBUF_C_TYPE_BYTES:
+		pbjson_put_string(w, v, n);
+		return 1;
+	case PROTOBUF_C_TYPE_BOOL:
+		if (n == 4 && memcmp(v, "true", 4) == 0)
+			buf_put_str(w, "true");
+		else if (n == 5 && memcmp(v, "false", 5) == 0)
+			buf_put_str(w, "false");
+		else if (n == 1 && (v[0] == '1' || v[0] == '0'))
+			buf_put_str(w, v[0] == '1' ? "true" : "false");
+		else
+			return 0;
+		return 1;
+	case PROTOBUF_C_TYPE_MESSAGE:
+		return 0;
+	default:
+		if (n == 0 || n > 24)
+			return 0;
+		for (size_t i = 0; i < n; i++)
+			if (!((v[i] >= '0' && v[i] <= '9') || (i == 0 && v[i] == '-')))
+				return 0;
+		buf_put(w, v, n);
+		return 1;
+	}
+}
+
+/*
+ * The query string of a GET on a dstack route as the JSON body it stands
+ * for (serde_qs in dstack): k=v pairs by the message's field names,
+ * percent-decoded; a repeated field takes every occurrence ("k" or "k[]");
+ * unknown names are ignored as in the JSON body.
+ */
+static err_t dstack_query_body(struct rpc_call *c, const char **detail)
+{
+	const ProtobufCMessageDescriptor *d = c->route->mdesc->input;
+	const char *q = c->query ? c->query : "";
+	size_t qlen = strlen(q);
+	struct buf_writer w;
+	int first = 1;
+
+	buf_writer_init(&w, c->srv->o.max_message_size);
+	buf_put_u8(&w, '{');
+	for (unsigned fi = 0; fi < d->n_fields; fi++) {
+		const ProtobufCFieldDescriptor *f = &d->fields[fi];
+		int repeated = f->label == PROTOBUF_C_LABEL_REPEATED, found = 0;
+		size_t pos = 0;
+
+		while (pos < qlen) {
+			const char *amp = memchr(q + pos, '&', qlen - pos), *eq;
+			size_t end = amp ? (size_t)(amp - q) : qlen, klen, vlen, kn = 0;
+			char *key, *val;
+
+			eq = memchr(q + pos, '=', end - pos);
+			klen = eq ? (size_t)(eq - (q + pos)) : end - pos;
+			key = query_decode(&c->arena, q + pos, klen, &kn);
+			vlen = 0;
+			val = eq ? query_decode(&c->arena, eq + 1, end - (size_t)(eq + 1 - q), &vlen)
+				 : query_decode(&c->arena, "", 0, &vlen);
+			pos = end + 1;
+			if (!key || !val) {
+				buf_writer_free(&w);
+				*detail = "malformed percent-encoding in the query string";
+				return ERR_PROTO_ENCODING;
+			}
+			if (kn >= 2 && key[kn - 2] == '[' && key[kn - 1] == ']')
+				key[kn -= 2] = 0;
+			if (strlen(key) != kn || strcmp(key, f->name) != 0)
+				continue;
+			if (found && !repeated) {
+				buf_writer_free(&w);
+				*detail = "a query parameter appears twice";
+				return ERR_PROTO_JSON;
+			}
+			if (!found) {
+				if (!first)
+					buf_put_u8(&w, ',');
+				pbjson_put_string(&w, f->name, strlen(f->name));
+				buf_put_str(&w, repeated ? ":[" : ":");
+				first = 0;
+			} else {
+				buf_put_u8(&w, ',');
+			}
+			found = 1;
+			if (!query_value_json(&w, f, val, vlen)) {
+				buf_writer_free(&w);
+				*detail = "a query parameter has the wrong type for its field";
+				return ERR_PROTO_FIELD_TYPE;
+			}
+		}
+		if (found && repeated)
+			buf_put_u8(&w, ']');
+	}
+	buf_put_u8(&w, '}');
+	if (buf_writer_status(&w) != ERR_OK) {
+		buf_writer_free(&w);
+		*detail = "query string too large";
+		return ERR_PROTO_TOO_LARGE;
+	}
+	buf_writer_clear(&c->body);
+	buf_put(&c->body, w.p, w.len);
+	buf_writer_free(&w);
+	return buf_writer_status(&c->body);
 }
 
 static err_t authorise(struct rpc_call *c, unsigned flags, const char **detail)
@@ -440,6 +584,17 @@ void rpc_dispatch(struct rpc_call *c)
 		dispatch_http(c);
 		return;
 	}
+	if (!c->is_head_method_post && c->is_get && !c->is_head && c->route->flavour == PBJSON_DSTACK) {
+		/* dstack serves its JSON routes to GET too, with the request in the query string. */
+		err = dstack_query_body(c, &detail);
+		if (err != ERR_OK) {
+			c->kind = RPC_KIND_CONNECT_JSON;
+			rpc_call_fail(c, err, detail);
+			return;
+		}
+		c->kind = RPC_KIND_CONNECT_JSON;
+		c->is_head_method_post = 1;
+	}
 	if (!c->is_head_method_post) {
 		c->http_override = 405;
 		if (c->kind == RPC_KIND_NONE)
@@ -535,6 +690,13 @@ void rpc_call_complete(struct rpc_call *c, int err, ProtobufCMessage *resp)
 	if (c->done)
 		return;
 	finish(c, err, resp);
+}
+
+void rpc_call_set_secret(struct rpc_call *c)
+{
+	c->arena.wipe = 1;
+	c->out.wipe = 1;
+	c->body.wipe = 1;
 }
 
 int rpc_call_cancelled(const struct rpc_call *c)

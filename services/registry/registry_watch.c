@@ -325,7 +325,7 @@ static void fsync_dir(const char *path)
 /* The checkpoint (registry_checkpoint.h): where the snapshot is, how many events of the log it covers, recent hashes. */
 static err_t write_checkpoint(struct registry_watch *w)
 {
-	static struct registry_checkpoint cp;   /* one loop thread; 19 KiB kept off the stack */
+	struct registry_checkpoint cp;   /* 19 KiB: the kept block hashes */
 	struct buf_writer b;
 	int fd = -1;
 	err_t err = ERR_OK;
@@ -402,7 +402,7 @@ static err_t read_small_file(const char *path, size_t max, char **out, size_t *l
 /* Load the checkpoint; the audit log is open. On a mismatch with the config, an error for the operator. */
 static err_t load_checkpoint(struct registry_watch *w, char *detail, size_t cap)
 {
-	static struct registry_checkpoint cp;   /* one loop thread; 19 KiB kept off the stack */
+	struct registry_checkpoint cp;   /* 19 KiB: the kept block hashes */
 	char why[128];
 	char *text = NULL;
 	size_t len = 0;
