@@ -128,8 +128,8 @@ static int release(struct appkey_job *j, const struct kms_decision *d, ProtobufC
 	areq.instance_id = (ProtobufCBinaryData){ c->instance_id_len, UNCONST(c->instance_id) };
 	kreq.op_case = DSTACK__KMS__INTERNAL__V1__KH_REQUEST__OP_APP_KEYS;
 	kreq.app_keys = &areq;
-	/* The key holder's answer is decoded into the call arena: make it wipe, it holds app keys. */
-	mem->wipe = 1;
+	/* The key holder's answer and the encoded response hold app keys: wiped when the call ends. */
+	rpc_call_set_secret(j->call);
 	if ((err = kms_kh_call(j->k->kh, &kreq, mem, &kresp, &detail)) != ERR_OK) {
 		rpc_call_set_detail(j->call, "%s", detail ? detail : "key holder failed");
 		return err;

@@ -202,7 +202,7 @@ int kms_on_get_kms_key(struct rpc_call *call, const ProtobufCMessage *req, Proto
 		rpc_call_set_detail(call, "this KMS holds no root keys");
 		return ERR_FAILED_PRECONDITION;
 	}
-	mem->wipe = 1;   /* the answer carries root keys */
+	rpc_call_set_secret(call);   /* the answer carries root keys */
 	if (!(j = calloc(1, sizeof(*j))))
 		return ERR_NOMEM;
 	*j = (struct kmskey_job){ k, call, v, NULL };
