@@ -3,6 +3,7 @@
 #include "dkdf.h"
 
 #include <limits.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -160,9 +161,27 @@ static BIGNUM *scalar_bn(const uint8_t scalar[P256_SCALAR_LEN])
 	return k;
 }
 
+/*
+ * The P-256 group, built once: EC_GROUP_new_by_curve_name costs about as much
+ * as the scalar multiplication itself. A group is only read after creation,
+ * which OpenSSL allows from several threads.
+ */
+static EC_GROUP *p256_group_v;
+static pthread_once_t p256_group_once = PTHREAD_ONCE_INIT;
+
+static void p256_group_init(void)
+{
+	p256_group_v = EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1);
+}
+
+static const EC_GROUP *p256_group(void)
+{
+	return pthread_once(&p256_group_once, p256_group_init) == 0 ? p256_group_v : NULL;
+}
+
 err_t p256_pubkey(const uint8_t scalar[P256_SCALAR_LEN], uint8_t pub[P256_PUB_LEN])
 {
-	EC_GROUP *g = NULL;
+	const EC_GROUP *g;
 	EC_POINT *pt = NULL;
 	BN_CTX *bctx = NULL;
 	BIGNUM *k = NULL;
@@ -171,8 +190,7 @@ err_t p256_pubkey(const uint8_t scalar[P256_SCALAR_LEN], uint8_t pub[P256_PUB_LE
 	if (!p256_scalar_is_valid(scalar))
 		goto out;
 	e = ERR_CRYPTO;
-	if (!(g = EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1)) || !(pt = EC_POINT_new(g)) ||
-	    !(bctx = BN_CTX_secure_new()) || !(k = scalar_bn(scalar)))
+	if (!(g = p256_group()) || !(pt = EC_POINT_new(g)) || !(bctx = BN_CTX_secure_new()) || !(k = scalar_bn(scalar)))
 		goto out;
 	if (EC_POINT_mul(g, pt, k, NULL, NULL, bctx) != 1 ||
 	    EC_POINT_point2oct(g, pt, POINT_CONVERSION_UNCOMPRESSED, pub, P256_PUB_LEN, bctx) != P256_PUB_LEN)
@@ -184,7 +202,6 @@ out:
 	BN_clear_free(k);
 	BN_CTX_free(bctx);
 	EC_POINT_free(pt);
-	EC_GROUP_free(g);
 	return e;
 }
 
