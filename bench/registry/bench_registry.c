@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 
@@ -28,6 +29,7 @@
  *            Timed from registry_watch_start to the publication of the
  *            snapshot at --head. The snapshot is then checked: events
  *            applied == --expect-events and compose hashes == --expect-hashes.
+ *            --checkpoint must not exist yet (a resumed watcher is not a sync).
  *            Prints "sync events=N blocks=B seconds=S cpu_seconds=C
  *            events_per_s=X steps=K heap_bytes=H heap_per_event=E".
  *   check    registry_check on a snapshot of --apps apps x --hashes hashes
@@ -191,6 +193,8 @@ static int run_sync(int argc, char **argv)
 	}
 	if (!urls[0] || !have_reg || !c.head)
 		die("sync needs --rpc, --registry and --head");
+	if (wc.checkpoint_file && access(wc.checkpoint_file, F_OK) == 0)
+		die("--checkpoint exists: the sync is timed from --start-block, give a fresh path");
 	wc.urls = urls;
 	wc.nurls = 1;
 	if (!(c.base = event_base_new()) || !(audit = registry_audit_new(0)))
