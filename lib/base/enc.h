@@ -35,4 +35,12 @@ static inline size_t base64_decoded_max(size_t len)
  */
 err_t base64_decode(void *out, size_t cap, size_t *outlen, const char *in, size_t len) MUST_CHECK;
 
+/* UTF-8 (RFC 3629): the length of the well-formed sequence at s (n >= 1 bytes available), or 0 for
+ * an invalid, overlong, surrogate or out-of-range one. */
+size_t utf8_seq_len(const uint8_t *s, size_t n);
+/* 1 when all n bytes are well-formed UTF-8. */
+int utf8_valid(const char *s, size_t n);
+/* Write code point cp (<= U+10FFFF, not a surrogate) as UTF-8 into out (room for 4); returns the byte count. */
+size_t utf8_encode(uint8_t *out, uint32_t cp);
+
 #endif

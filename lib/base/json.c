@@ -101,58 +101,6 @@ static void skip_ws(struct parser *p)
 	}
 }
 
-/* Length of the well-formed UTF-8 sequence at s (n >= 1 bytes available), or 0. RFC 3629: no overlongs, surrogates, or values past U+10FFFF. */
-static size_t utf8_len(const uint8_t *s, size_t n)
-{
-	uint8_t c = s[0];
-
-	if (c < 0x80)
-		return 1;
-	if (c < 0xc2)
-		return 0;
-	if (c < 0xe0)
-		return n >= 2 && (s[1] & 0xc0) == 0x80 ? 2 : 0;
-	if (c < 0xf0) {
-		if (n < 3 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80)
-			return 0;
-		if ((c == 0xe0 && s[1] < 0xa0) || (c == 0xed && s[1] >= 0xa0))
-			return 0;
-		return 3;
-	}
-	if (c < 0xf5) {
-		if (n < 4 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80 || (s[3] & 0xc0) != 0x80)
-			return 0;
-		if ((c == 0xf0 && s[1] < 0x90) || (c == 0xf4 && s[1] >= 0x90))
-			return 0;
-		return 4;
-	}
-	return 0;
-}
-
-static size_t utf8_put(uint8_t *out, uint32_t cp)
-{
-	if (cp < 0x80) {
-		out[0] = (uint8_t)cp;
-		return 1;
-	}
-	if (cp < 0x800) {
-		out[0] = (uint8_t)(0xc0 | cp >> 6);
-		out[1] = (uint8_t)(0x80 | (cp & 0x3f));
-		return 2;
-	}
-	if (cp < 0x10000) {
-		out[0] = (uint8_t)(0xe0 | cp >> 12);
-		out[1] = (uint8_t)(0x80 | (cp >> 6 & 0x3f));
-		out[2] = (uint8_t)(0x80 | (cp & 0x3f));
-		return 3;
-	}
-	out[0] = (uint8_t)(0xf0 | cp >> 18);
-	out[1] = (uint8_t)(0x80 | (cp >> 12 & 0x3f));
-	out[2] = (uint8_t)(0x80 | (cp >> 6 & 0x3f));
-	out[3] = (uint8_t)(0x80 | (cp & 0x3f));
-	return 4;
-}
-
 /* Four hex digits at s[i..i+4) (bounds checked by the caller against end). */
 static int read_u4(const uint8_t *s, size_t i, size_t end, uint32_t *v)
 {
@@ -204,7 +152,7 @@ static err_t MUST_CHECK parse_string(struct parser *p, const char **out, size_t 
 			return ERR_PROTO_JSON;
 		}
 		if (c >= 0x80) {
-			n = utf8_len(s + i, end - i);
+			n = utf8_seq_len(s + i, end - i);
 			if (!n) {
 				p->pos = i;
 				return ERR_PROTO_ENCODING;
@@ -264,7 +212,7 @@ static err_t MUST_CHECK parse_string(struct parser *p, const char **out, size_t 
 				cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
 				i += 6;
 			}
-			o += utf8_put(d + o, cp);
+			o += utf8_encode(d + o, cp);
 			i += 6;
 			continue;
 		default:
@@ -777,7 +725,7 @@ void json_put_string(struct buf_writer *w, const char *s, size_t len)
 			continue;
 		}
 		if (c >= 0x80) {
-			n = utf8_len(u + i, len - i);
+			n = utf8_seq_len(u + i, len - i);
 			if (n) {
 				i += n;
 				continue;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* protobuf-c glue: arena allocator, size-limited decode, UTF-8 checks, encode into a capped writer. */
 #include "pbcodec.h"
+#include "enc.h"
 
 #include <string.h>
 
@@ -20,42 +21,6 @@ void pb_arena_allocator(ProtobufCAllocator *alloc, struct arena *a)
 	alloc->alloc = arena_pb_alloc;
 	alloc->free = arena_pb_free;
 	alloc->allocator_data = a;
-}
-
-int utf8_valid(const char *str, size_t n)
-{
-	const unsigned char *s = (const unsigned char *)str;
-	size_t i = 0;
-
-	while (i < n) {
-		unsigned c = s[i];
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		size_t len;
-		unsigned cp, min;
-		if ((c & 0xe0) == 0xc0) {
-			len = 2; cp = c & 0x1f; min = 0x80;
-		} else if ((c & 0xf0) == 0xe0) {
-			len = 3; cp = c & 0x0f; min = 0x800;
-		} else if ((c & 0xf8) == 0xf0) {
-			len = 4; cp = c & 0x07; min = 0x10000;
-		} else {
-			return 0;
-		}
-		if (n - i < len)
-			return 0;
-		for (size_t k = 1; k < len; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return 0;
-			cp = (cp << 6) | (s[i + k] & 0x3f);
-		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return 0;
-		i += len;
-	}
-	return 1;
 }
 
 static int field_strings_valid(const ProtobufCFieldDescriptor *f, const void *member)

@@ -6,6 +6,7 @@
 #include <protobuf-c/protobuf-c.h>
 #include "arena.h"
 #include "buf.h"
+#include "enc.h"
 #include "err.h"
 
 /* Point `alloc` at `a`: allocations come from the arena, frees are no-ops. `a` is borrowed. */
@@ -29,8 +30,5 @@ ProtobufCMessage *pb_new(const ProtobufCMessageDescriptor *d, struct arena *a);
 
 /* 1 when every string field (recursively) is valid UTF-8. */
 int pb_strings_valid(const ProtobufCMessage *m);
-
-/* 1 when s[0..n) is valid UTF-8 (no overlongs, no surrogates, <= U+10FFFF). */
-int utf8_valid(const char *s, size_t n);
 
 #endif

@@ -91,58 +91,6 @@ static int name_cmp(const char *name, const uint8_t *key, size_t klen)
 	return name[klen] ? 1 : 0;
 }
 
-/* Length of the well-formed UTF-8 sequence at s (n >= 1 bytes available), or 0. RFC 3629: no overlongs, surrogates, or values past U+10FFFF. */
-static size_t utf8_len(const uint8_t *s, size_t n)
-{
-	uint8_t c = s[0];
-
-	if (c < 0x80)
-		return 1;
-	if (c < 0xc2)
-		return 0;
-	if (c < 0xe0)
-		return n >= 2 && (s[1] & 0xc0) == 0x80 ? 2 : 0;
-	if (c < 0xf0) {
-		if (n < 3 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80)
-			return 0;
-		if ((c == 0xe0 && s[1] < 0xa0) || (c == 0xed && s[1] >= 0xa0))
-			return 0;
-		return 3;
-	}
-	if (c < 0xf5) {
-		if (n < 4 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80 || (s[3] & 0xc0) != 0x80)
-			return 0;
-		if ((c == 0xf0 && s[1] < 0x90) || (c == 0xf4 && s[1] >= 0x90))
-			return 0;
-		return 4;
-	}
-	return 0;
-}
-
-static size_t utf8_put(uint8_t *out, uint32_t cp)
-{
-	if (cp < 0x80) {
-		out[0] = (uint8_t)cp;
-		return 1;
-	}
-	if (cp < 0x800) {
-		out[0] = (uint8_t)(0xc0 | cp >> 6);
-		out[1] = (uint8_t)(0x80 | (cp & 0x3f));
-		return 2;
-	}
-	if (cp < 0x10000) {
-		out[0] = (uint8_t)(0xe0 | cp >> 12);
-		out[1] = (uint8_t)(0x80 | ((cp >> 6) & 0x3f));
-		out[2] = (uint8_t)(0x80 | (cp & 0x3f));
-		return 3;
-	}
-	out[0] = (uint8_t)(0xf0 | cp >> 18);
-	out[1] = (uint8_t)(0x80 | ((cp >> 12) & 0x3f));
-	out[2] = (uint8_t)(0x80 | ((cp >> 6) & 0x3f));
-	out[3] = (uint8_t)(0x80 | (cp & 0x3f));
-	return 4;
-}
-
 static size_t utf8_cp_len(uint32_t cp)
 {
 	return cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
@@ -448,7 +396,7 @@ static err_t str_scan(struct jp *p, struct jstr *js)
 			i++;
 			continue;
 		}
-		size_t n = utf8_len(s + i, len - i);
+		size_t n = utf8_seq_len(s + i, len - i);
 		if (n == 0) {
 			p->r.pos = i;
 			return jp_fail(p, ERR_PROTO_ENCODING, NULL, "invalid UTF-8");
@@ -496,7 +444,7 @@ static void str_unescape(const struct jstr *js, uint8_t *out)
 				cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
 				i += 6;
 			}
-			o += utf8_put(out + o, cp);
+			o += utf8_encode(out + o, cp);
 			i += 6;
 			continue;
 		default:   /* " \ / */
@@ -1264,7 +1212,7 @@ void pbjson_put_string(struct buf_writer *w, const char *s, size_t len)
 			continue;
 		}
 		if (c >= 0x80) {
-			n = utf8_len(u + i, len - i);
+			n = utf8_seq_len(u + i, len - i);
 			if (n) {
 				i += n;
 				continue;

@@ -256,6 +256,38 @@ static void test_b64_cap(void **state)
 	assert_int_equal(n, 0);
 }
 
+/* RFC 3629 edges: overlongs, surrogates, past U+10FFFF, truncation; the encoder's round trip. */
+static void test_utf8(void **state)
+{
+	static const struct { const char *s; size_t n, len; } cases[] = {
+		{ "a", 1, 1 },
+		{ "\xc2\x80", 2, 2 },            /* U+0080 */
+		{ "\xc1\xbf", 2, 0 },            /* overlong */
+		{ "\xe0\x9f\xbf", 3, 0 },        /* overlong */
+		{ "\xed\xa0\x80", 3, 0 },        /* surrogate D800 */
+		{ "\xef\xbf\xbf", 3, 3 },        /* U+FFFF */
+		{ "\xf4\x8f\xbf\xbf", 4, 4 },    /* U+10FFFF */
+		{ "\xf4\x90\x80\x80", 4, 0 },    /* past U+10FFFF */
+		{ "\xf0\x9f\x98", 3, 0 },        /* truncated */
+		{ "\x80", 1, 0 },                /* lone continuation */
+	};
+	static const uint32_t cps[] = { 0x24, 0x7f, 0x80, 0x7ff, 0x800, 0xd7ff, 0xe000, 0xffff, 0x10000, 0x10ffff };
+	uint8_t buf[4];
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++)
+		assert_int_equal(utf8_seq_len((const uint8_t *)cases[i].s, cases[i].n), cases[i].len);
+	for (size_t i = 0; i < ARRAY_LEN(cps); i++) {
+		size_t n = utf8_encode(buf, cps[i]);
+
+		assert_int_equal(utf8_seq_len(buf, n), n);
+		assert_true(utf8_valid((const char *)buf, n));
+	}
+	assert_true(utf8_valid("h\xc3\xa9llo", 6));
+	assert_false(utf8_valid("h\xc3llo", 5));
+	assert_true(utf8_valid("", 0));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -271,6 +303,7 @@ int main(void)
 		cmocka_unit_test(test_b64_padding),
 		cmocka_unit_test(test_b64_trailing_bits),
 		cmocka_unit_test(test_b64_cap),
+		cmocka_unit_test(test_utf8),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
