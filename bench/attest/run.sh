@@ -7,6 +7,10 @@
 #   known    a platform whose certification data already verified: one P-256 verify per quote
 #   first    a first-seen platform (platform cache cleared per quote): three P-256 verifies
 #   cold     full verification from the collateral JSON, no caches: latency median / p99
+#   service  (--cold-service N) end to end: a fresh `dstack-attest serve` in pccs mode with an empty
+#            collateral cache, its PCCS a second dstack-attest (offline mode) on loopback; one Verify
+#            RPC (Connect JSON, curl) fetches the four collateral items and verifies: median/p90/p99,
+#            next to the second (warm) and third (verdict-cache hit) call on the same verifier
 # Everything runs pinned to one CPU, one process at a time, the order alternating per round.
 # Prints the per-round lines, a results table (medians of the rounds), the targets, the
 # machine, the date, the load average and the exact commands.
@@ -28,6 +32,14 @@ usage: bench/attest/run.sh [options]
   --pccs N           also time N fetches of the collateral (the four GETs @phala/dcap-qvl's getCollateral
                      makes) from a local dstack-attest serving its PCCS API (offline mode, collateral.dir =
                      the collateral's directory); the daemon runs on --pccs-cpu (default 1), curl on --cpu
+  --cold-service N   per round, N fresh verifiers (dstack-attest serve, collateral.mode = pccs, a new empty
+                     collateral.cache_dir, collateral.test_now = --now) on --cpu, whose PCCS is a dstack-attest
+                     in offline mode (collateral.dir = the collateral's directory) on --pccs-cpu; each verifier
+                     gets one Verify of the quote (cold: fetch + verify), then a second (warm collateral,
+                     bypass_cache) and a third (verdict cache), timed by curl (%{time_total}) on --cpu,
+                     then is stopped (SIGTERM, by PID)
+  --cold-cache-base D  directory under which the verifiers' fresh cache dirs are created (default: the
+                     script's temporary directory under ${TMPDIR:-/tmp}; e.g. /dev/shm for tmpfs)
   --perf S           after the rounds, profile ds_bench_dcap (known, first, cold) with perf for ~S s each
   -h, --help
 EOF
@@ -37,7 +49,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
 build=${DS_BUILD_DIR:-$root/build}
 testdata=$(cd "$root/../shared/testdata/attestation" 2>/dev/null && pwd || echo "$root/../shared/testdata/attestation")
-rounds=3 seconds=3 cold_runs=1000 cpu=0 perf_s=0 quick=0 pccs_n=0 pccs_cpu=1
+rounds=3 seconds=3 cold_runs=1000 cpu=0 perf_s=0 quick=0 pccs_n=0 pccs_cpu=1 svc_n=0 svc_base=""
 quote="" coll="" now=1752919234
 
 while [ $# -gt 0 ]; do
@@ -55,6 +67,8 @@ while [ $# -gt 0 ]; do
 	--perf) perf_s=$2; shift ;;
 	--pccs) pccs_n=$2; shift ;;
 	--pccs-cpu) pccs_cpu=$2; shift ;;
+	--cold-service) svc_n=$2; shift ;;
+	--cold-cache-base) svc_base=$2; shift ;;
 	-h | --help) usage; exit 0 ;;
 	*) echo "unknown option: $1" >&2; usage >&2; exit 2 ;;
 	esac
@@ -84,22 +98,25 @@ for t in node openssl taskset awk sort; do
 done
 [ "$perf_s" = 0 ] || command -v perf >/dev/null || die "perf not found (--perf)"
 attest_bin=$build/services/attest/dstack-attest
-if [ "$pccs_n" != 0 ]; then
-	[ -x "$attest_bin" ] || die "--pccs needs $attest_bin (cmake --build $build --target dstack-attest)"
+if [ "$pccs_n" != 0 ] || [ "$svc_n" != 0 ]; then
+	[ -x "$attest_bin" ] || die "--pccs/--cold-service needs $attest_bin (cmake --build $build --target dstack-attest)"
 	command -v curl >/dev/null || die "curl not found (--pccs)"
 	[ "$pccs_cpu" -lt "$(nproc)" ] || die "--pccs-cpu $pccs_cpu: only $(nproc) CPUs"
 fi
 [ "$cpu" -lt "$(nproc)" ] || die "--cpu $cpu: only $(nproc) CPUs"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/bench-attest.XXXXXX")
-pccs_pid=""
+pccs_pid="" svc_pid="" svc_dirs=()
+stop_pid() { # PID: SIGTERM, wait up to 5 s, then SIGKILL
+	kill -TERM "$1" 2>/dev/null
+	for _ in $(seq 1 100); do kill -0 "$1" 2>/dev/null || break; sleep 0.05; done
+	kill -KILL "$1" 2>/dev/null
+	wait "$1" 2>/dev/null
+}
 cleanup() {
-	if [ -n "$pccs_pid" ]; then
-		kill -TERM "$pccs_pid" 2>/dev/null
-		for _ in $(seq 1 50); do kill -0 "$pccs_pid" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$pccs_pid" 2>/dev/null
-		wait "$pccs_pid" 2>/dev/null
-	fi
+	[ -z "$svc_pid" ] || stop_pid "$svc_pid"
+	[ -z "$pccs_pid" ] || stop_pid "$pccs_pid"
+	[ ${#svc_dirs[@]} = 0 ] || rm -rf "${svc_dirs[@]}"
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -159,10 +176,77 @@ run_js() {
 		"$(field "$out" ops_per_cpu_s)" "$(field "$out" ops_per_s)" "$(field "$out" median_us)" "$(field "$out" p99_us)"
 }
 
+# The local PCCS (dstack-attest, offline mode over the collateral's directory) on --pccs-cpu; sets purl.
+start_pccs() {
+	[ -z "$pccs_pid" ] || return 0
+	printf '%s\n' 'listen = tcp://127.0.0.1:0' 'log.level = warn' 'collateral.mode = offline' \
+		"collateral.dir = $(dirname "$coll")" "collateral.cache_dir = $work/pccs-cache" \
+		"collateral.test_now = $now" >"$work/pccs.conf"
+	taskset -c "$pccs_cpu" "$attest_bin" serve -c "$work/pccs.conf" --ready-file "$work/pccs.ready" >"$work/pccs.log" 2>&1 &
+	pccs_pid=$!
+	for _ in $(seq 1 100); do [ -s "$work/pccs.ready" ] && break; kill -0 "$pccs_pid" 2>/dev/null || break; sleep 0.05; done
+	[ -s "$work/pccs.ready" ] || { tail -5 "$work/pccs.log" >&2; die "dstack-attest did not become ready"; }
+	purl="http://127.0.0.1:$(head -1 "$work/pccs.ready" | sed 's/.*://')"
+}
+
+# ---- optional: Verify end to end on a fresh verifier whose collateral comes from the local PCCS ----
+svc_req=$work/verify.json svc_req_nb=$work/verify-cached.json
+if [ "$svc_n" != 0 ]; then
+	start_pccs
+	svc_base=${svc_base:-$work}
+	[ -d "$svc_base" ] || die "--cold-cache-base $svc_base: not a directory"
+	svc_base=$(mktemp -d "$svc_base/bench-attest-svc.XXXXXX") || die "cannot create a directory in --cold-cache-base"
+	svc_dirs+=("$svc_base")
+	qb64=$(base64 -w0 "$quote")
+	# Connect JSON. evaluate_at_unix unset: the verifier's clock, collateral.test_now = --now.
+	printf '{"evidence":{"kind":"EVIDENCE_KIND_TDX_QUOTE","quote":"%s"},"bypassCache":true}' "$qb64" >"$svc_req"
+	printf '{"evidence":{"kind":"EVIDENCE_KIND_TDX_QUOTE","quote":"%s"}}' "$qb64" >"$svc_req_nb"
+	: >"$work/svc.us"
+fi
+svc_call() { # URL REQFILE -> prints microseconds; dies unless 200 with an accepted UpToDate verdict
+	local out code t
+	out=$(taskset -c "$cpu" curl -s -o "$work/svc.resp" -w '%{http_code} %{time_total}' \
+		-H 'content-type: application/json' --data-binary @"$2" "$1/dstack.attest.v1.Attest/Verify") || die "curl Verify failed"
+	read -r code t <<<"$out"
+	[ "$code" = 200 ] && grep -q '"ok":true' "$work/svc.resp" && grep -q '"tcbStatus":"TCB_STATUS_UP_TO_DATE"' "$work/svc.resp" ||
+		{ head -c 600 "$work/svc.resp" >&2; die "Verify answered $code without an accepted UpToDate verdict"; }
+	awk -v t="$t" 'BEGIN { printf "%.1f\n", t * 1e6 }'
+}
+run_service() { # ROUND
+	local i d vurl c w h
+	for ((i = 1; i <= svc_n; i++)); do
+		d=$svc_base/v.$1.$i
+		printf '%s\n' 'listen = tcp://127.0.0.1:0' 'log.level = warn' 'collateral.mode = pccs' \
+			"collateral.pccs_url = $purl" "collateral.cache_dir = $d/cache" "collateral.test_now = $now" \
+			'collateral.retries = 0' >"$svc_base/v.$1.$i.conf"
+		mkdir "$d" || die "cannot create $d"
+		taskset -c "$cpu" "$attest_bin" serve -c "$svc_base/v.$1.$i.conf" --ready-file "$d/ready" >"$d/log" 2>&1 &
+		svc_pid=$!
+		for _ in $(seq 1 500); do [ -s "$d/ready" ] && break; kill -0 "$svc_pid" 2>/dev/null || break; sleep 0.01; done
+		[ -s "$d/ready" ] || { tail -5 "$d/log" >&2; die "verifier did not become ready"; }
+		[ ! -e "$d/cache" ] || [ -z "$(ls -A "$d/cache")" ] || die "verifier cache $d/cache not empty"
+		vurl="http://127.0.0.1:$(head -1 "$d/ready" | sed 's/.*://')"
+		c=$(svc_call "$vurl" "$svc_req") || die "cold Verify failed ($d/log)"
+		w=$(svc_call "$vurl" "$svc_req") || die "warm Verify failed ($d/log)"
+		h=$(svc_call "$vurl" "$svc_req_nb") || die "third Verify failed ($d/log)"
+		stop_pid "$svc_pid"
+		svc_pid=""
+		[ "$(ls "$d/cache" | wc -l)" = 4 ] || die "verifier cached $(ls "$d/cache" | wc -l) items, expected 4"
+		echo "svc r=$1 i=$i cold_us=$c warm_us=$w cached_us=$h" >>"$work/svc.us"
+	done
+	printf '  round %d  %-26s median cold %7.0f us  warm %6.0f us  verdict-cache hit %6.0f us  (%d fresh verifiers)\n' "$1" \
+		"service Verify, local PCCS" \
+		"$(awk -v r="$1" '$2 == "r=" r' "$work/svc.us" | while read -r l; do field "$l" cold_us; done | median)" \
+		"$(awk -v r="$1" '$2 == "r=" r' "$work/svc.us" | while read -r l; do field "$l" warm_us; done | median)" \
+		"$(awk -v r="$1" '$2 == "r=" r' "$work/svc.us" | while read -r l; do field "$l" cached_us; done | median)" "$svc_n"
+}
+
 for ((r = 1; r <= rounds; r++)); do
 	if ((r % 2)); then
 		run_floor $r; run_ours $r sig; run_ours $r known; run_ours $r first; run_ours $r nocache; run_js $r; run_ours $r cold
+		[ "$svc_n" = 0 ] || run_service $r
 	else
+		[ "$svc_n" = 0 ] || run_service $r
 		run_ours $r cold; run_js $r; run_ours $r nocache; run_ours $r first; run_ours $r known; run_ours $r sig; run_floor $r
 	fi
 	echo "  load average after round $r: $(loadavg)"
@@ -172,14 +256,7 @@ load_end=$(loadavg)
 # ---- optional: the collateral fetch from a local PCCS (dstack-attest, offline mode) ----
 pccs_line=""
 if [ "$pccs_n" != 0 ]; then
-	printf '%s\n' 'listen = tcp://127.0.0.1:0' 'log.level = warn' 'collateral.mode = offline' \
-		"collateral.dir = $(dirname "$coll")" "collateral.cache_dir = $work/pccs-cache" \
-		"collateral.test_now = $now" >"$work/pccs.conf"
-	taskset -c "$pccs_cpu" "$attest_bin" serve -c "$work/pccs.conf" --ready-file "$work/pccs.ready" >"$work/pccs.log" 2>&1 &
-	pccs_pid=$!
-	for _ in $(seq 1 100); do [ -s "$work/pccs.ready" ] && break; kill -0 "$pccs_pid" 2>/dev/null || break; sleep 0.05; done
-	[ -s "$work/pccs.ready" ] || { tail -5 "$work/pccs.log" >&2; die "dstack-attest did not become ready"; }
-	purl="http://127.0.0.1:$(head -1 "$work/pccs.ready" | sed 's/.*://')"
+	start_pccs
 	# The quote's platform as the collateral names it: FMSPC and TEE from the TCB info, CA from the CRL chain.
 	read -r fmspc tee ca < <(node -e '
 		const c = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
@@ -240,6 +317,29 @@ if [ -n "$pccs_line" ]; then
 	echo "$pccs_line"
 	printf 'local PCCS fetch + cold verify (sum of the medians): %.0f us\n' "$(awk -v a="$pccs_med" -v b="$cold_med" 'BEGIN { print a + b }')"
 fi
+svc_cold_med="" svc_cold_p99=""
+if [ "$svc_n" != 0 ]; then
+	svcol() { while read -r l; do field "$l" "$1"; done <"$work/svc.us"; }
+	pctl() { sort -g | awk -v p="$1" '{ v[NR] = $1 } END { i = int(NR * p + 0.999999); if (i < 1) i = 1; print v[i] }'; }
+	svc_cold_med=$(svcol cold_us | median) svc_cold_p90=$(svcol cold_us | pctl 0.90) svc_cold_p99=$(svcol cold_us | pctl 0.99)
+	svc_warm_med=$(svcol warm_us | median) svc_warm_p90=$(svcol warm_us | pctl 0.90) svc_warm_p99=$(svcol warm_us | pctl 0.99)
+	svc_hit_med=$(svcol cached_us | median) svc_hit_p90=$(svcol cached_us | pctl 0.90) svc_hit_p99=$(svcol cached_us | pctl 0.99)
+	svc_total=$(wc -l <"$work/svc.us")
+	echo
+	echo "service Verify end to end ($svc_total fresh verifiers, $svc_n per round; curl time_total, wall; PCCS on CPU $pccs_cpu, verifier and curl on CPU $cpu; cache dirs under $(dirname "$svc_base")):"
+	echo
+	echo "| Verify call | median | p90 | p99 |"
+	echo "|---|---:|---:|---:|"
+	printf '| 1st, empty collateral cache (fetch 4 items from the local PCCS + verify) | %.2f ms | %.2f ms | %.2f ms |\n' \
+		"$(awk -v a="$svc_cold_med" 'BEGIN { print a / 1000 }')" "$(awk -v a="$svc_cold_p90" 'BEGIN { print a / 1000 }')" "$(awk -v a="$svc_cold_p99" 'BEGIN { print a / 1000 }')"
+	printf '| 2nd, same verifier (collateral and platform cached; bypass_cache) | %.2f ms | %.2f ms | %.2f ms |\n' \
+		"$(awk -v a="$svc_warm_med" 'BEGIN { print a / 1000 }')" "$(awk -v a="$svc_warm_p90" 'BEGIN { print a / 1000 }')" "$(awk -v a="$svc_warm_p99" 'BEGIN { print a / 1000 }')"
+	printf '| 3rd, same verifier (verdict cache hit) | %.2f ms | %.2f ms | %.2f ms |\n' \
+		"$(awk -v a="$svc_hit_med" 'BEGIN { print a / 1000 }')" "$(awk -v a="$svc_hit_p90" 'BEGIN { print a / 1000 }')" "$(awk -v a="$svc_hit_p99" 'BEGIN { print a / 1000 }')"
+	printf '| @phala/dcap-qvl verify, per call (in-process, collateral given) | %.2f ms | | %.2f ms |\n' \
+		"$(awk -v a="$js_med" 'BEGIN { print a / 1000 }')" "$(awk -v a="$js_p99" 'BEGIN { print a / 1000 }')"
+	echo
+fi
 echo "load average: start $load_start, end $load_end"
 echo
 f3=$(awk -v f="$floor" 'BEGIN { print f / 3 }')
@@ -247,7 +347,10 @@ echo "targets (issue 3):"
 echo "  (i)  >= 70% of floor:       $(met "$known >= 0.7 * $floor") ($(pct "$known" "$floor"))"
 echo "  (ii) >= 70% of floor/3:     $(met "$first >= 0.7 * $f3") ($(pct "$first" "$f3"))"
 echo "  >= 20x @phala/dcap-qvl:     (i) $(met "$known >= 20 * $js") ($(ratio "$known" "$js")), (ii) $(met "$first >= 20 * $js") ($(ratio "$first" "$js"))"
-echo "  cold verify <= 5 ms:        median $(met "$cold_med <= 5000") ($(awk -v a="$cold_med" 'BEGIN { printf "%.2f ms", a / 1000 }')), p99 $(met "$cold_p99 <= 5000") ($(awk -v a="$cold_p99" 'BEGIN { printf "%.2f ms", a / 1000 }'))"
+echo "  cold verify <= 5 ms:        median $(met "$cold_med <= 5000") ($(awk -v a="$cold_med" 'BEGIN { printf "%.2f ms", a / 1000 }')), p99 $(met "$cold_p99 <= 5000") ($(awk -v a="$cold_p99" 'BEGIN { printf "%.2f ms", a / 1000 }')) (in memory, collateral JSON given)"
+if [ -n "$svc_cold_med" ]; then
+	echo "  cold verify <= 5 ms, end to end with a local PCCS (service, empty cache): median $(met "$svc_cold_med <= 5000") ($(awk -v a="$svc_cold_med" 'BEGIN { printf "%.2f ms", a / 1000 }')), p90 $(met "$svc_cold_p90 <= 5000") ($(awk -v a="$svc_cold_p90" 'BEGIN { printf "%.2f ms", a / 1000 }')), p99 $(met "$svc_cold_p99 <= 5000") ($(awk -v a="$svc_cold_p99" 'BEGIN { printf "%.2f ms", a / 1000 }'))"
+fi
 echo
 echo "commands:"
 echo "  taskset -c $cpu openssl speed -seconds $seconds ecdsap256"
@@ -256,6 +359,12 @@ for c in sig known first nocache; do
 done
 echo "  taskset -c $cpu $ours --case cold --quote $quote --collateral $coll --now $now --runs $cold_runs"
 echo "  taskset -c $cpu node bench/attest/dcapqvl_bench.mjs --quote $quote --collateral $coll --now $now --seconds $seconds --warmup 1"
+if [ "$svc_n" != 0 ]; then
+	echo "  taskset -c $pccs_cpu $attest_bin serve -c pccs.conf --ready-file F   (PCCS: collateral.mode = offline, collateral.dir = $(dirname "$coll"), collateral.test_now = $now)"
+	echo "  per verifier: taskset -c $cpu $attest_bin serve -c v.conf --ready-file F   (collateral.mode = pccs, collateral.pccs_url = $purl, collateral.cache_dir = <new, absent>, collateral.test_now = $now, collateral.retries = 0)"
+	echo "    then 3x: taskset -c $cpu curl -s -w '%{http_code} %{time_total}' -H 'content-type: application/json' --data-binary @verify.json URL/dstack.attest.v1.Attest/Verify"
+	echo "    (verify.json: {\"evidence\":{\"kind\":\"EVIDENCE_KIND_TDX_QUOTE\",\"quote\":\"<base64>\"},\"bypassCache\":true}; the 3rd without bypassCache), then kill -TERM PID"
+fi
 if [ "$pccs_n" != 0 ]; then
 	echo "  taskset -c $pccs_cpu $attest_bin serve -c pccs.conf --ready-file F   (collateral.mode = offline, collateral.dir = $(dirname "$coll"), collateral.test_now = $now)"
 	echo "  taskset -c $cpu curl -s -w '%{time_total}\\n' -o /dev/null -o /dev/null -o /dev/null -o /dev/null ${urls[*]}"
