@@ -212,33 +212,46 @@ svc_call() { # URL REQFILE -> prints microseconds; dies unless 200 with an accep
 		{ head -c 600 "$work/svc.resp" >&2; die "Verify answered $code without an accepted UpToDate verdict"; }
 	awk -v t="$t" 'BEGIN { printf "%.1f\n", t * 1e6 }'
 }
+start_verifier() { # DIR: a verifier whose collateral.cache_dir is DIR/cache; sets svc_pid, vurl
+	local d=$1
+	printf '%s\n' 'listen = tcp://127.0.0.1:0' 'log.level = warn' 'collateral.mode = pccs' \
+		"collateral.pccs_url = $purl" "collateral.cache_dir = $d/cache" "collateral.test_now = $now" \
+		'collateral.retries = 0' >"$d/conf"
+	taskset -c "$cpu" "$attest_bin" serve -c "$d/conf" --ready-file "$d/ready" >"$d/log" 2>&1 &
+	svc_pid=$!
+	for _ in $(seq 1 500); do [ -s "$d/ready" ] && break; kill -0 "$svc_pid" 2>/dev/null || break; sleep 0.01; done
+	[ -s "$d/ready" ] || { tail -5 "$d/log" >&2; die "verifier did not become ready"; }
+	vurl="http://127.0.0.1:$(head -1 "$d/ready" | sed 's/.*://')"
+}
 run_service() { # ROUND
-	local i d vurl c w h
+	local i d vurl c w h p
 	for ((i = 1; i <= svc_n; i++)); do
 		d=$svc_base/v.$1.$i
-		printf '%s\n' 'listen = tcp://127.0.0.1:0' 'log.level = warn' 'collateral.mode = pccs' \
-			"collateral.pccs_url = $purl" "collateral.cache_dir = $d/cache" "collateral.test_now = $now" \
-			'collateral.retries = 0' >"$svc_base/v.$1.$i.conf"
 		mkdir "$d" || die "cannot create $d"
-		taskset -c "$cpu" "$attest_bin" serve -c "$svc_base/v.$1.$i.conf" --ready-file "$d/ready" >"$d/log" 2>&1 &
-		svc_pid=$!
-		for _ in $(seq 1 500); do [ -s "$d/ready" ] && break; kill -0 "$svc_pid" 2>/dev/null || break; sleep 0.01; done
-		[ -s "$d/ready" ] || { tail -5 "$d/log" >&2; die "verifier did not become ready"; }
+		start_verifier "$d"
 		[ ! -e "$d/cache" ] || [ -z "$(ls -A "$d/cache")" ] || die "verifier cache $d/cache not empty"
-		vurl="http://127.0.0.1:$(head -1 "$d/ready" | sed 's/.*://')"
 		c=$(svc_call "$vurl" "$svc_req") || die "cold Verify failed ($d/log)"
 		w=$(svc_call "$vurl" "$svc_req") || die "warm Verify failed ($d/log)"
 		h=$(svc_call "$vurl" "$svc_req_nb") || die "third Verify failed ($d/log)"
 		stop_pid "$svc_pid"
 		svc_pid=""
 		[ "$(ls "$d/cache" | wc -l)" = 4 ] || die "verifier cached $(ls "$d/cache" | wc -l) items, expected 4"
-		echo "svc r=$1 i=$i cold_us=$c warm_us=$w cached_us=$h" >>"$work/svc.us"
+		# Control: a fresh verifier whose disk cache already holds the four items (loaded at start, no
+		# fetch, no disk write): the first Verify is then a cold verification in a new process.
+		mkdir "$d.pre" && cp -a "$d/cache" "$d.pre/cache" || die "cannot copy $d/cache"
+		start_verifier "$d.pre"
+		p=$(svc_call "$vurl" "$svc_req") || die "preloaded Verify failed ($d.pre/log)"
+		stop_pid "$svc_pid"
+		svc_pid=""
+		echo "svc r=$1 i=$i cold_us=$c warm_us=$w cached_us=$h preloaded_us=$p" >>"$work/svc.us"
+		rm -rf "$d" "$d.pre"
 	done
-	printf '  round %d  %-26s median cold %7.0f us  warm %6.0f us  verdict-cache hit %6.0f us  (%d fresh verifiers)\n' "$1" \
+	printf '  round %d  %-26s median cold %7.0f us  warm %6.0f us  verdict-cache hit %6.0f us  preloaded disk cache %6.0f us  (%d fresh verifiers)\n' "$1" \
 		"service Verify, local PCCS" \
 		"$(awk -v r="$1" '$2 == "r=" r' "$work/svc.us" | while read -r l; do field "$l" cold_us; done | median)" \
 		"$(awk -v r="$1" '$2 == "r=" r' "$work/svc.us" | while read -r l; do field "$l" warm_us; done | median)" \
-		"$(awk -v r="$1" '$2 == "r=" r' "$work/svc.us" | while read -r l; do field "$l" cached_us; done | median)" "$svc_n"
+		"$(awk -v r="$1" '$2 == "r=" r' "$work/svc.us" | while read -r l; do field "$l" cached_us; done | median)" \
+		"$(awk -v r="$1" '$2 == "r=" r' "$work/svc.us" | while read -r l; do field "$l" preloaded_us; done | median)" "$svc_n"
 }
 
 for ((r = 1; r <= rounds; r++)); do
@@ -324,6 +337,7 @@ if [ "$svc_n" != 0 ]; then
 	svc_cold_med=$(svcol cold_us | median) svc_cold_p90=$(svcol cold_us | pctl 0.90) svc_cold_p99=$(svcol cold_us | pctl 0.99)
 	svc_warm_med=$(svcol warm_us | median) svc_warm_p90=$(svcol warm_us | pctl 0.90) svc_warm_p99=$(svcol warm_us | pctl 0.99)
 	svc_hit_med=$(svcol cached_us | median) svc_hit_p90=$(svcol cached_us | pctl 0.90) svc_hit_p99=$(svcol cached_us | pctl 0.99)
+	svc_pre_med=$(svcol preloaded_us | median) svc_pre_p90=$(svcol preloaded_us | pctl 0.90) svc_pre_p99=$(svcol preloaded_us | pctl 0.99)
 	svc_total=$(wc -l <"$work/svc.us")
 	echo
 	echo "service Verify end to end ($svc_total fresh verifiers, $svc_n per round; curl time_total, wall; PCCS on CPU $pccs_cpu, verifier and curl on CPU $cpu; cache dirs under $(dirname "$svc_base")):"
@@ -332,6 +346,8 @@ if [ "$svc_n" != 0 ]; then
 	echo "|---|---:|---:|---:|"
 	printf '| 1st, empty collateral cache (fetch 4 items from the local PCCS + verify) | %.2f ms | %.2f ms | %.2f ms |\n' \
 		"$(awk -v a="$svc_cold_med" 'BEGIN { print a / 1000 }')" "$(awk -v a="$svc_cold_p90" 'BEGIN { print a / 1000 }')" "$(awk -v a="$svc_cold_p99" 'BEGIN { print a / 1000 }')"
+	printf '| control: 1st on a fresh verifier whose disk cache holds the 4 items (no fetch, no disk write) | %.2f ms | %.2f ms | %.2f ms |\n' \
+		"$(awk -v a="$svc_pre_med" 'BEGIN { print a / 1000 }')" "$(awk -v a="$svc_pre_p90" 'BEGIN { print a / 1000 }')" "$(awk -v a="$svc_pre_p99" 'BEGIN { print a / 1000 }')"
 	printf '| 2nd, same verifier (collateral and platform cached; bypass_cache) | %.2f ms | %.2f ms | %.2f ms |\n' \
 		"$(awk -v a="$svc_warm_med" 'BEGIN { print a / 1000 }')" "$(awk -v a="$svc_warm_p90" 'BEGIN { print a / 1000 }')" "$(awk -v a="$svc_warm_p99" 'BEGIN { print a / 1000 }')"
 	printf '| 3rd, same verifier (verdict cache hit) | %.2f ms | %.2f ms | %.2f ms |\n' \
@@ -364,6 +380,7 @@ if [ "$svc_n" != 0 ]; then
 	echo "  per verifier: taskset -c $cpu $attest_bin serve -c v.conf --ready-file F   (collateral.mode = pccs, collateral.pccs_url = $purl, collateral.cache_dir = <new, absent>, collateral.test_now = $now, collateral.retries = 0)"
 	echo "    then 3x: taskset -c $cpu curl -s -w '%{http_code} %{time_total}' -H 'content-type: application/json' --data-binary @verify.json URL/dstack.attest.v1.Attest/Verify"
 	echo "    (verify.json: {\"evidence\":{\"kind\":\"EVIDENCE_KIND_TDX_QUOTE\",\"quote\":\"<base64>\"},\"bypassCache\":true}; the 3rd without bypassCache), then kill -TERM PID"
+	echo "  control per verifier: the same with collateral.cache_dir = a copy of the first verifier's filled cache; one Verify"
 fi
 if [ "$pccs_n" != 0 ]; then
 	echo "  taskset -c $pccs_cpu $attest_bin serve -c pccs.conf --ready-file F   (collateral.mode = offline, collateral.dir = $(dirname "$coll"), collateral.test_now = $now)"
