@@ -42,6 +42,18 @@ static EVP_PKEY *key_from_pem(const char *pem)
 	return k;
 }
 
+/* The same one certificate in two PEM texts (compared as DER: line endings and whitespace may differ). */
+static int same_certificate(const char *a, const char *b)
+{
+	STACK_OF(X509) *x = pem_certs_parse(a, strlen(a)), *y = pem_certs_parse(b, strlen(b));
+	int same = x && y && sk_X509_num(x) == 1 && sk_X509_num(y) == 1 &&
+		   X509_cmp(sk_X509_value(x, 0), sk_X509_value(y, 0)) == 0;
+
+	sk_X509_pop_free(x, X509_free);
+	sk_X509_pop_free(y, X509_free);
+	return same;
+}
+
 /* GetTempCaCert: the temp CA (certificate and key) and the root CA. */
 static err_t temp_ca(const struct kms_client_opts *o, struct arena *mem, struct kms_client_result *out,
 		     Dstack__Kms__V1__GetTempCaCertResponse **tca, const char **detail)
@@ -84,7 +96,7 @@ static err_t temp_ca(const struct kms_client_opts *o, struct arena *mem, struct 
 		*detail = "GetTempCaCert returned no CA";
 		return ERR_PROTO_MALFORMED;
 	}
-	if (o->root_ca_pem && strcmp(o->root_ca_pem, r->ca_cert) != 0) {
+	if (o->root_ca_pem && !same_certificate(o->root_ca_pem, r->ca_cert)) {
 		*detail = "the KMS's root CA differs from the pinned one";
 		return ERR_AUTH_PEER_REJECTED;
 	}
