@@ -28,6 +28,7 @@
 #include "dstack_keys.h"
 #include "enc.h"
 #include "k256.h"
+#include "kms_client.h"
 #include "log.h"
 #include "ratls.h"
 #include "rpc_client.h"
@@ -360,24 +361,6 @@ static int case_bootstrap(const struct opts *o)
 }
 
 /* ---- the RA-TLS client ---- */
-
-/* The KMS's server certificate must chain to its root and say kms:rpc (as kms_client.c checks). */
-static err_t verify_kms_server(void *arg, X509 *leaf, STACK_OF(X509) *chain, struct tls_peer *peer)
-{
-	struct ratls_cert_ext ext;
-	const char *detail = NULL;
-
-	(void)arg;
-	(void)chain;
-	if (!peer->chain_ok || !leaf)
-		return ERR_AUTH_PEER_REJECTED;
-	if (ratls_cert_ext_read(leaf, &ext, &detail) != ERR_OK || ext.usage.len != strlen(RATLS_USAGE_KMS_RPC) ||
-	    memcmp(ext.usage.p, RATLS_USAGE_KMS_RPC, ext.usage.len) != 0)
-		return ERR_AUTH_PEER_REJECTED;
-	return ERR_OK;
-}
-
-static const struct tls_verifier kms_server_verifier = { verify_kms_server, NULL, NULL };
 
 /* What a CVM holds before asking for keys: its RA-TLS certificate (from the temp CA) and the KMS root. */
 struct creds {

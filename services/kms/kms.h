@@ -110,6 +110,10 @@ int kms_on_recover_from_shares(struct rpc_call *call, const ProtobufCMessage *re
 err_t kms_replica_start(struct kms_env *k, const char **detail) MUST_CHECK;
 
 /* --- kms_keys_rpc.c: key release --- */
+struct ratls_verdict;
+/* For handlers of attested peers: ERR_OK when the peer's certificate verified (v) and this KMS holds root keys. */
+err_t kms_serving_attested_peer(struct rpc_call *call, const struct kms_env *k, const struct ratls_verdict *v)
+	MUST_CHECK;
 err_t kms_validate_app_id(const ProtobufCMessage *msg, const char **detail);
 err_t kms_validate_get_app_key(const ProtobufCMessage *msg, const char **detail);
 int kms_on_get_app_key(struct rpc_call *call, const ProtobufCMessage *req, ProtobufCMessage **resp);

@@ -9,6 +9,9 @@
 #include "ratls.h"
 #include "rpc_status.h"
 
+/* A tls_verifier for a client of the KMS: the server certificate chains to the pinned root and says kms:rpc. */
+extern const struct tls_verifier kms_server_verifier;
+
 struct kms_client_opts {
 	const char *url;              /* "https://host:port" of the KMS */
 	/*

@@ -195,6 +195,19 @@ static void on_decision(void *arg, err_t err, const char *detail, const struct k
 	job_done(j, err, resp);
 }
 
+err_t kms_serving_attested_peer(struct rpc_call *call, const struct kms_env *k, const struct ratls_verdict *v)
+{
+	if (!v) {
+		rpc_call_set_detail(call, "no attested client certificate");
+		return ERR_AUTH_NOT_ATTESTED;
+	}
+	if (!k->pub->current) {
+		rpc_call_set_detail(call, "this KMS holds no root keys yet");
+		return ERR_FAILED_PRECONDITION;
+	}
+	return ERR_OK;
+}
+
 int kms_on_get_app_key(struct rpc_call *call, const ProtobufCMessage *req, ProtobufCMessage **resp)
 {
 	struct kms_env *k = rpc_call_ctx(call);
@@ -205,14 +218,8 @@ int kms_on_get_app_key(struct rpc_call *call, const ProtobufCMessage *req, Proto
 
 	(void)req;
 	(void)resp;
-	if (!v) {
-		rpc_call_set_detail(call, "no attested client certificate");
-		return ERR_AUTH_NOT_ATTESTED;
-	}
-	if (!k->pub->current) {
-		rpc_call_set_detail(call, "this KMS holds no root keys yet");
-		return ERR_FAILED_PRECONDITION;
-	}
+	if ((err = kms_serving_attested_peer(call, k, v)) != ERR_OK)
+		return err;
 	if (!v->claims.has_app_id) {
 		rpc_call_set_detail(call, "the attested event log names no app id");
 		return ERR_AUTH_PEER_REJECTED;

@@ -102,13 +102,6 @@ static err_t cert_to_pb(X509 *x, struct arena *mem, ProtobufCBinaryData *out)
 	return err;
 }
 
-static X509 *cert_from_pb(const ProtobufCBinaryData *der)
-{
-	const unsigned char *p = der->data;
-
-	return der->len ? d2i_X509(NULL, &p, (long)der->len) : NULL;
-}
-
 /* A self-signed CA certificate for a P-256 scalar: O=Dstack, CN=cn, the given path length. */
 static err_t self_signed_ca(const uint8_t scalar[P256_SCALAR_LEN], const char *cn, int path_len, uint64_t now,
 			    struct arena *mem, ProtobufCBinaryData *out)
@@ -232,7 +225,8 @@ static err_t app_ca(const kms_root_epoch *e, const uint8_t *app_id, uint64_t now
 	if (err == ERR_OK && !(key = p256_pkey_from_scalar(scalar)))
 		err = ERR_CRYPTO;
 	secure_wipe(scalar, sizeof(scalar));
-	if (err == ERR_OK && (!(root = p256_pkey_from_scalar(e->ca_key.data)) || !(root_cert = cert_from_pb(&e->ca_cert))))
+	if (err == ERR_OK &&
+	    (!(root = p256_pkey_from_scalar(e->ca_key.data)) || !(root_cert = kms_cert_from_der(&e->ca_cert))))
 		err = ERR_CRYPTO;
 	if (err == ERR_OK)
 		err = ratls_cert_build(&p, key, root_cert, root, cert_out);
@@ -283,12 +277,12 @@ static err_t op_issue_cert(const Dstack__Kms__Internal__V1__KhIssueCertRequest *
 	switch (r->signer) {
 	case DSTACK__KMS__INTERNAL__V1__KH_SIGNER__KH_SIGNER_ROOT_CA:
 		signer = p256_pkey_from_scalar(e->ca_key.data);
-		issuer = cert_from_pb(&e->ca_cert);
+		issuer = kms_cert_from_der(&e->ca_cert);
 		out->chain[out->n_chain++] = e->ca_cert;
 		break;
 	case DSTACK__KMS__INTERNAL__V1__KH_SIGNER__KH_SIGNER_TMP_CA:
 		signer = p256_pkey_from_scalar(st->tmp_ca_key.data);
-		issuer = cert_from_pb(&st->tmp_ca_cert);
+		issuer = kms_cert_from_der(&st->tmp_ca_cert);
 		out->chain[out->n_chain++] = st->tmp_ca_cert;
 		break;
 	case DSTACK__KMS__INTERNAL__V1__KH_SIGNER__KH_SIGNER_APP_CA:

@@ -14,27 +14,6 @@
 #include "pbcodec.h"
 #include "ratls.h"
 
-/* PEM of a DER certificate, in the arena. */
-static char *der_to_pem(struct arena *mem, const ProtobufCBinaryData *der)
-{
-	const unsigned char *p = der->data;
-	X509 *x = der->len ? d2i_X509(NULL, &p, (long)der->len) : NULL;
-	struct buf_writer w;
-	char *out = NULL;
-
-	if (!x)
-		return NULL;
-	buf_writer_init(&w, 64 * 1024);
-	if (ratls_cert_pem(x, &w) == ERR_OK) {
-		const char *s = buf_cstr(&w);
-
-		out = s ? arena_strdup(mem, s) : NULL;
-	}
-	buf_writer_free(&w);
-	X509_free(x);
-	return out;
-}
-
 void kms_pub_free(struct kms_pub *p)
 {
 	if (!p)
@@ -85,8 +64,8 @@ err_t kms_pub_refresh(struct kms_env *k, const char **detail)
 		if (err == ERR_OK)
 			p->tmp_ca_key_pem = arena_strdup(&p->mem, pem);
 		secure_wipe(pem, sizeof(pem));
-		p->ca_cert_pem = der_to_pem(&p->mem, &p->current->ca_cert);
-		p->tmp_ca_cert_pem = der_to_pem(&p->mem, &p->st->tmp_ca_cert);
+		p->ca_cert_pem = kms_cert_pem(&p->mem, &p->current->ca_cert);
+		p->tmp_ca_cert_pem = kms_cert_pem(&p->mem, &p->st->tmp_ca_cert);
 		if (err != ERR_OK || !p->tmp_ca_key_pem || !p->ca_cert_pem || !p->tmp_ca_cert_pem) {
 			*detail = "cannot encode the CA certificates";
 			err = ERR_INTERNAL;

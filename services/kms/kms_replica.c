@@ -194,14 +194,8 @@ int kms_on_get_kms_key(struct rpc_call *call, const ProtobufCMessage *req, Proto
 
 	(void)req;
 	(void)resp;
-	if (!v) {
-		rpc_call_set_detail(call, "no attested client certificate");
-		return ERR_AUTH_NOT_ATTESTED;
-	}
-	if (!k->pub->current) {
-		rpc_call_set_detail(call, "this KMS holds no root keys");
-		return ERR_FAILED_PRECONDITION;
-	}
+	if ((err = kms_serving_attested_peer(call, k, v)) != ERR_OK)
+		return err;
 	rpc_call_set_secret(call);   /* the answer carries root keys */
 	if (!(j = calloc(1, sizeof(*j))))
 		return ERR_NOMEM;

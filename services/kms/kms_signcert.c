@@ -177,27 +177,6 @@ static void job_done(struct signcert_job *j, int err, ProtobufCMessage *resp)
 	free(j);
 }
 
-/* PEM text of one DER certificate, in the arena. */
-static char *der_to_pem(const ProtobufCBinaryData *der, struct arena *mem)
-{
-	const unsigned char *p = der->data;
-	struct buf_writer w;
-	X509 *x = NULL;
-	char *s = NULL;
-
-	if (!der->len || der->len > KH_FRAME_MAX || !(x = d2i_X509(NULL, &p, (long)der->len)) ||
-	    p != der->data + der->len) {
-		X509_free(x);
-		return NULL;
-	}
-	buf_writer_init(&w, 256u * 1024 + 4 * der->len);
-	if (ratls_cert_pem(x, &w) == ERR_OK && buf_cstr(&w))
-		s = arena_memdup(mem, w.p, w.len + 1);
-	buf_writer_free(&w);
-	X509_free(x);
-	return s;
-}
-
 /* The registry said yes: the key holder signs with the app CA; answer with the chain. */
 static int issue(struct signcert_job *j, ProtobufCMessage **resp)
 {
@@ -247,9 +226,9 @@ static int issue(struct signcert_job *j, ProtobufCMessage **resp)
 	    !(out->certificate_chain = arena_alloc(mem, 3 * sizeof(*out->certificate_chain))))
 		return arena_err(mem);
 	out->n_certificate_chain = 3;
-	out->certificate_chain[0] = der_to_pem(&ic->cert, mem);
-	out->certificate_chain[1] = der_to_pem(&ic->chain[0], mem);
-	out->certificate_chain[2] = der_to_pem(&ic->chain[1], mem);
+	out->certificate_chain[0] = kms_cert_pem(mem, &ic->cert);
+	out->certificate_chain[1] = kms_cert_pem(mem, &ic->chain[0]);
+	out->certificate_chain[2] = kms_cert_pem(mem, &ic->chain[1]);
 	for (size_t i = 0; i < 3; i++)
 		if (!out->certificate_chain[i]) {
 			rpc_call_set_detail(j->call, "key holder returned an unreadable certificate");

@@ -12,6 +12,7 @@
 #include "file.h"
 #include "kms_store.h"
 #include "pbcodec.h"
+#include "ratls.h"
 #include "x25519.h"
 
 /*
@@ -237,4 +238,34 @@ out:
 	buf_writer_free(&pt);
 	buf_writer_free(&fw);
 	return err;
+}
+
+X509 *kms_cert_from_der(const ProtobufCBinaryData *der)
+{
+	const unsigned char *p = der->data;
+	X509 *x;
+
+	if (!der->len || der->len > KMS_STORE_MAX || !(x = d2i_X509(NULL, &p, (long)der->len)))
+		return NULL;
+	if (p != der->data + der->len) {
+		X509_free(x);
+		return NULL;
+	}
+	return x;
+}
+
+char *kms_cert_pem(struct arena *mem, const ProtobufCBinaryData *der)
+{
+	X509 *x = kms_cert_from_der(der);
+	struct buf_writer w;
+	char *s = NULL;
+
+	if (!x)
+		return NULL;
+	buf_writer_init(&w, 64 * 1024 + 2 * der->len);
+	if (ratls_cert_pem(x, &w) == ERR_OK && buf_cstr(&w))
+		s = arena_memdup(mem, w.p, w.len + 1);
+	buf_writer_free(&w);
+	X509_free(x);
+	return s;
 }

@@ -3,6 +3,8 @@
 #ifndef DS_KMS_STORE_H
 #define DS_KMS_STORE_H
 
+#include <openssl/x509.h>
+
 #include "arena.h"
 #include "dstack/kms/internal/v1/keyholder.pb-c.h"
 #include "err.h"
@@ -58,5 +60,10 @@ err_t kms_store_load(const char *state_dir, const struct kms_sealer *s, struct a
  */
 err_t kms_store_save(const char *state_dir, const struct kms_sealer *s, const kms_sealed_state *st,
 		     const char **detail) MUST_CHECK;
+
+/* Certificates are stored and passed around as DER. Parse one (the whole input, nothing after it), or NULL. */
+X509 *kms_cert_from_der(const ProtobufCBinaryData *der);
+/* Its PEM text in `mem`, or NULL. */
+char *kms_cert_pem(struct arena *mem, const ProtobufCBinaryData *der);
 
 #endif

@@ -23,13 +23,6 @@ struct kms_tls {
 
 #define RPC_CERT_DAYS 365
 
-static X509 *x509_der(const ProtobufCBinaryData *b)
-{
-	const unsigned char *p = b->data;
-
-	return b->len ? d2i_X509(NULL, &p, (long)b->len) : NULL;
-}
-
 /*
  * The RPC certificate: before root keys exist a self-signed placeholder that
  * no client can mistake for the KMS (no kms:rpc usage, not under any root);
@@ -84,10 +77,10 @@ static err_t issue_rpc_cert(struct kms_env *k, X509 **cert, STACK_OF(X509) **cha
 		goto out;
 	err = ERR_CRYPTO;
 	*detail = "the key holder issued an unreadable certificate";
-	if (!(*cert = x509_der(&kresp->issue_cert->cert)))
+	if (!(*cert = kms_cert_from_der(&kresp->issue_cert->cert)))
 		goto out;
 	for (size_t i = 0; i < kresp->issue_cert->n_chain; i++) {
-		X509 *c = x509_der(&kresp->issue_cert->chain[i]);
+		X509 *c = kms_cert_from_der(&kresp->issue_cert->chain[i]);
 
 		if (!c || !sk_X509_push(*chain, c)) {
 			X509_free(c);
@@ -109,7 +102,7 @@ static X509_STORE *client_ca_store(struct kms_env *k)
 
 	if (!st)
 		return NULL;
-	if (k->pub->current && (tmp = x509_der(&k->pub->st->tmp_ca_cert))) {
+	if (k->pub->current && (tmp = kms_cert_from_der(&k->pub->st->tmp_ca_cert))) {
 		int ok = X509_STORE_add_cert(st, tmp);
 
 		X509_free(tmp);
