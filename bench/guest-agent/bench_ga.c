@@ -3,11 +3,12 @@
 // @phala/dstack-sdk's unix-socket transport writes them ("POST /GetKey HTTP/1.1", Host: localhost,
 // Content-Type: application/json, Content-Length, JSON body {"path","purpose","algorithm"}), but on
 // kept-alive connections (the SDK opens one per call). --conc connections, one request in flight
-// on each (no pipelining), a different path on every request. Every answer must be 200 with a
+// on each (no pipelining). --paths 0 (the default): a different path on every request; --paths N:
+// the requests cycle through N paths (an app asking again for the keys it uses). Every answer must be 200 with a
 // "key" field in its JSON body, or it counts as an error. One thread, epoll.
 // Prints one line: key=value pairs (rate, p50/p99/max latency, CPU time of the --watch processes
 // from /proc/PID/stat over the measured window, and of this client).
-//   ds_bench_ga --sock PATH [--conc N] [--seconds S] [--warmup S] [--watch NAME=PID]...
+//   ds_bench_ga --sock PATH [--conc N] [--paths N] [--seconds S] [--warmup S] [--watch NAME=PID]...
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -37,7 +38,7 @@ struct conn {
 };
 
 static struct sockaddr_un g_sa;
-static unsigned long long g_seq;
+static unsigned long long g_seq, g_paths;
 static int g_ep;
 
 static uint64_t now_ns(void)
@@ -94,7 +95,7 @@ static void build_request(struct conn *c)
 {
 	char body[256];
 	int bl = snprintf(body, sizeof(body), "{\"path\":\"bench/wallet/%llu\",\"purpose\":\"signing\",\"algorithm\":\"secp256k1\"}",
-			  g_seq++);
+			  g_paths ? g_seq++ % g_paths : g_seq++);
 	int n = snprintf(c->out, sizeof(c->out),
 			 "POST /GetKey HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
 			 bl, body);
@@ -179,7 +180,7 @@ static int cmp_u64(const void *a, const void *b)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: ds_bench_ga --sock PATH [--conc N] [--seconds S] [--warmup S] [--watch NAME=PID]...\n");
+	fprintf(stderr, "usage: ds_bench_ga --sock PATH [--conc N] [--paths N] [--seconds S] [--warmup S] [--watch NAME=PID]...\n");
 	exit(2);
 }
 
@@ -202,6 +203,10 @@ int main(int argc, char **argv)
 		else if (strcmp(a, "--conc") == 0) {
 			conc = strtol(v, &e, 10);
 			if (*e || conc < 1 || conc > 4096)
+				usage();
+		} else if (strcmp(a, "--paths") == 0) {
+			g_paths = strtoull(v, &e, 10);
+			if (*e || g_paths > 1000000000ull)
 				usage();
 		} else if (strcmp(a, "--seconds") == 0) {
 			seconds = strtod(v, &e);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* SHA-2 over OpenSSL EVP, Ethereum Keccak-256 over nettle's permutation, and HKDF-SHA256 over EVP_KDF. */
+/* SHA-2 over OpenSSL EVP, Ethereum Keccak-256 over nettle's permutation, and HMAC/HKDF-SHA256 over the SHA-256 digest. */
 #include "crypto.h"
 
 #include <stdio.h>
@@ -7,10 +7,6 @@
 #include <string.h>
 
 #include <nettle/sha3.h>
-#include <openssl/core_names.h>
-#include <openssl/err.h>
-#include <openssl/kdf.h>
-#include <openssl/params.h>
 
 #define KECCAK256_RATE 136
 
@@ -104,40 +100,69 @@ void keccak256(const void *p, size_t n, uint8_t out[KECCAK256_LEN])
 	secure_wipe(last, sizeof(last));
 }
 
+#define HMAC_SHA256_BLOCK 64
+#define HMAC_MAX_PARTS 3
+
+/*
+ * HMAC-SHA256 (RFC 2104) of the concatenated parts, on sha256_parts. Built
+ * here rather than through EVP_MAC/EVP_KDF because those resolve their
+ * algorithm parameters on every call, which cost four times the hashing
+ * itself for the short inputs of the dstack KDF (a GetKey derives on every
+ * miss).
+ */
+static void hmac_sha256_parts(const uint8_t *key, size_t key_len, const void *const *parts, const size_t *lens,
+			      size_t n, uint8_t out[SHA256_LEN])
+{
+	uint8_t k[HMAC_SHA256_BLOCK] = { 0 }, pad[HMAC_SHA256_BLOCK], inner[SHA256_LEN];
+	const void *p[1 + HMAC_MAX_PARTS];
+	size_t l[1 + HMAC_MAX_PARTS];
+
+	if (key_len > HMAC_SHA256_BLOCK)
+		sha256(key, key_len, k);
+	else if (key_len)
+		memcpy(k, key, key_len);
+	for (size_t i = 0; i < HMAC_SHA256_BLOCK; i++)
+		pad[i] = k[i] ^ 0x36;
+	p[0] = pad;
+	l[0] = HMAC_SHA256_BLOCK;
+	for (size_t i = 0; i < n; i++) {
+		p[1 + i] = parts[i];
+		l[1 + i] = lens[i];
+	}
+	sha256_parts(p, l, 1 + n, inner);
+	for (size_t i = 0; i < HMAC_SHA256_BLOCK; i++)
+		pad[i] = k[i] ^ 0x5c;
+	p[1] = inner;
+	l[1] = SHA256_LEN;
+	sha256_parts(p, l, 2, out);
+	secure_wipe(k, sizeof(k));
+	secure_wipe(pad, sizeof(pad));
+	secure_wipe(inner, sizeof(inner));
+}
+
 err_t hkdf_sha256(const void *salt, size_t salt_len, const void *ikm, size_t ikm_len, const void *info,
 		  size_t info_len, uint8_t *out, size_t out_len)
 {
-	EVP_KDF *kdf = NULL;
-	EVP_KDF_CTX *ctx = NULL;
-	OSSL_PARAM params[5], *q = params;
-	err_t err = ERR_CRYPTO;
+	uint8_t prk[SHA256_LEN], t[SHA256_LEN];
+	size_t done = 0;
 
-	if (out_len == 0 || out_len > 255 * SHA256_LEN)
+	if (!out || out_len == 0 || out_len > 255 * SHA256_LEN || (salt_len && !salt) || (ikm_len && !ikm) ||
+	    (info_len && !info))
 		return ERR_INVALID_ARG;
-	kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
-	if (!kdf)
-		goto out;
-	ctx = EVP_KDF_CTX_new(kdf);
-	if (!ctx)
-		goto out;
-	*q++ = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, UNCONST("SHA256"), 0);
-	/* An empty IKM is legal; OpenSSL refuses a NULL data pointer, so point at a constant. */
-	*q++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, UNCONST(ikm_len ? ikm : ""), ikm_len);
-	/* RFC 5869: an absent salt is HashLen zero bytes, which is what OpenSSL does without the parameter. */
-	if (salt_len)
-		*q++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, UNCONST(salt), salt_len);
-	if (info_len)
-		*q++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, UNCONST(info), info_len);
-	*q = OSSL_PARAM_construct_end();
-	if (EVP_KDF_derive(ctx, out, out_len, params) != 1)
-		goto out;
-	err = ERR_OK;
-out:
-	if (err) {
-		secure_wipe(out, out_len);
-		ERR_clear_error();
+	/* Extract. An absent salt is HashLen zero bytes, which as an HMAC key is the same as an empty one. */
+	hmac_sha256_parts(salt, salt_len, &ikm, &ikm_len, 1, prk);
+	/* Expand: T(i) = HMAC(PRK, T(i-1) || info || i). */
+	for (unsigned i = 1; done < out_len; i++) {
+		const uint8_t ctr = (uint8_t)i;
+		const void *parts[HMAC_MAX_PARTS] = { t, info, &ctr };
+		const size_t lens[HMAC_MAX_PARTS] = { i > 1 ? SHA256_LEN : 0, info_len, 1 };
+		size_t take = MIN(SHA256_LEN, out_len - done);
+
+		hmac_sha256_parts(prk, sizeof(prk), parts, lens, HMAC_MAX_PARTS, t);
+		memcpy(out + done, t, take);
+		done += take;
 	}
-	EVP_KDF_CTX_free(ctx);
-	EVP_KDF_free(kdf);
-	return err;
+	secure_wipe(prk, sizeof(prk));
+	secure_wipe(t, sizeof(t));
+	return ERR_OK;
 }

@@ -151,7 +151,7 @@ void *rpc_call_ctx(const struct rpc_call *c);
 /* The TLS peer, or NULL for cleartext and unix sockets. Borrowed, valid during the call. */
 const struct tls_peer *rpc_call_peer(const struct rpc_call *c);
 /* "c12 s3 /dstack.kms.v1.Kms/GetMeta", for log lines. Borrowed. */
-const char *rpc_call_log_prefix(const struct rpc_call *c);
+const char *rpc_call_log_prefix(struct rpc_call *c);
 /* Monotonic deadline in ms (mono_ms clock), 0 = none. */
 uint64_t rpc_call_deadline_ms(const struct rpc_call *c);
 /* Text sent with an error status (grpc-message / Connect message). Never put secrets in it. */

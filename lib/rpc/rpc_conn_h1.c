@@ -2,8 +2,10 @@
 /* HTTP/1.1 connections: Connect unary and plain routes, keep-alive, pipelining in order, timeouts. */
 #include "rpc_internal.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/uio.h>
 
 #include <event2/buffer.h>
 
@@ -204,25 +206,110 @@ void rpc_h1_on_read(struct rpc_conn *c)
 	c->h1_in_read = 0;
 }
 
+/* Appends text to a head being built; returns the new length, or cap + 1 once it does not fit. */
+static size_t head_put(char *h, size_t len, size_t cap, const char *p, size_t n)
+{
+	if (len > cap || n > cap - len)
+		return cap + 1;
+	memcpy(h + len, p, n);
+	return len + n;
+}
+
+static size_t head_str(char *h, size_t len, size_t cap, const char *s)
+{
+	return head_put(h, len, cap, s, strlen(s));
+}
+
+static size_t head_u64(char *h, size_t len, size_t cap, uint64_t v)
+{
+	char d[20];
+	size_t i = sizeof(d);
+
+	do
+		d[--i] = (char)('0' + v % 10);
+	while ((v /= 10) && i);
+	return head_put(h, len, cap, d + i, sizeof(d) - i);
+}
+
+/*
+ * The status line and headers, formatted by hand (this runs once per
+ * request). Returns the length, or 0 when they do not fit in cap bytes.
+ */
+static size_t format_head(const struct rpc_call *call, int minor, int keep, char *h, size_t cap)
+{
+	size_t n = 0;
+
+	n = head_str(h, n, cap, minor ? "HTTP/1.1 " : "HTTP/1.0 ");
+	n = head_u64(h, n, cap, (uint64_t)call->http_status);
+	n = head_str(h, n, cap, " ");
+	n = head_str(h, n, cap, http1_reason(call->http_status));
+	n = head_str(h, n, cap, "\r\nContent-Type: ");
+	n = head_str(h, n, cap, call->content_type ? call->content_type : "application/octet-stream");
+	n = head_str(h, n, cap, "\r\nContent-Length: ");
+	n = head_u64(h, n, cap, call->out.len);
+	n = head_str(h, n, cap, "\r\n");
+	if (!keep)
+		n = head_str(h, n, cap, "Connection: close\r\n");
+	else if (minor == 0)
+		n = head_str(h, n, cap, "Connection: keep-alive\r\n");
+	for (size_t i = 0; i < call->http.nheaders; i++) {
+		n = head_str(h, n, cap, call->http.headers[i].name);
+		n = head_str(h, n, cap, ": ");
+		n = head_str(h, n, cap, call->http.headers[i].value);
+		n = head_str(h, n, cap, "\r\n");
+	}
+	n = head_str(h, n, cap, "\r\n");
+	return n > cap ? 0 : n;
+}
+
+/*
+ * Queue iov on the connection. Cleartext connections with nothing queued
+ * write straight to the socket first (the common case: the whole reply
+ * fits in the socket buffer), which spares the event loop a write-event
+ * registration and removal per request; whatever the socket does not take
+ * goes to the bufferevent, which sends it in order and reports errors.
+ */
+static void h1_send(struct rpc_conn *c, struct iovec *iov, int n)
+{
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	ssize_t w = 0;
+
+	if (!c->ssl && evbuffer_get_length(out) == 0) {
+		do
+			w = writev(bufferevent_getfd(c->bev), iov, n);
+		while (w < 0 && errno == EINTR);
+		if (w < 0)
+			w = 0; /* EAGAIN, or an error the bufferevent will meet and report */
+	}
+	for (int i = 0; i < n; i++) {
+		size_t skip = MIN((size_t)w, iov[i].iov_len);
+
+		w -= (ssize_t)skip;
+		if (iov[i].iov_len > skip)
+			evbuffer_add(out, (const char *)iov[i].iov_base + skip, iov[i].iov_len - skip);
+	}
+}
+
 void rpc_h1_send_reply(struct rpc_call *call)
 {
 	struct rpc_conn *c = call->conn;
-	struct evbuffer *out = bufferevent_get_output(c->bev);
-	char head[512];
+	char head[4096];
 	int keep = c->h1_keep_alive && !c->srv->draining;
-	int n;
+	struct iovec iov[2];
+	size_t n = format_head(call, c->h1_minor, keep, head, sizeof(head));
 
-	n = snprintf(head, sizeof(head), "HTTP/1.%d %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s",
-		     c->h1_minor, call->http_status, http1_reason(call->http_status),
-		     call->content_type ? call->content_type : "application/octet-stream", call->out.len,
-		     keep ? (c->h1_minor == 0 ? "Connection: keep-alive\r\n" : "") : "Connection: close\r\n");
-	evbuffer_add(out, head, (size_t)n);
-	for (size_t i = 0; i < call->http.nheaders; i++)
-		evbuffer_add_printf(out, "%s: %s\r\n", call->http.headers[i].name, call->http.headers[i].value);
-	evbuffer_add(out, "\r\n", 2);
+	if (!n) {
+		/* Only handler-set headers can be this long: a server bug, answered as one. */
+		log_error(NULL, "response head over %zu bytes; answering 500", sizeof(head));
+		call->http_status = 500;
+		call->http.nheaders = 0;
+		call->out.len = 0;
+		n = format_head(call, c->h1_minor, keep, head, sizeof(head));
+	}
+	iov[0] = (struct iovec){ head, n };
 	/* HEAD gets the Content-Length of the body it would have had, and no body. */
-	if (call->out.len && !call->is_head)
-		evbuffer_add(out, call->out.p, call->out.len);
+	iov[1] = (struct iovec){ call->out.p, call->is_head ? 0 : call->out.len };
+	h1_send(c, iov, iov[1].iov_len ? 2 : 1);
 	c->h1_call = NULL;
 	/* An async handler still running (its deadline answered for it) keeps the call until it completes. */
 	rpc_call_detach(call);

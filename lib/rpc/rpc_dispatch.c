@@ -58,10 +58,6 @@ void rpc_call_begin(struct rpc_call *c, const char *path, size_t path_len, const
 		if (c->kind == RPC_KIND_NONE && c->route && c->route->flavour == PBJSON_DSTACK)
 			c->kind = RPC_KIND_CONNECT_JSON;
 	}
-	if (c->route && c->route->type == ROUTE_METHOD) {
-		size_t room = sizeof(c->prefix) - strlen(c->prefix);
-		snprintf(c->prefix + strlen(c->prefix), room, " %s", c->route->path);
-	}
 }
 
 /* grpc-timeout: 1-8 digits and a unit (H M S m u n). Bad values are ignored, as gRPC servers do. */
@@ -149,10 +145,10 @@ static void account(struct rpc_call *c)
 		metric_observe_ns(c->route->stats->latency, ns);
 	}
 	if (c->code != RPC_OK)
-		log_info(c->prefix, "%s: %s (%.3f ms)", rpc_code_name(c->code), c->log_message ? c->log_message : "",
+		log_info(rpc_call_log_prefix(c), "%s: %s (%.3f ms)", rpc_code_name(c->code), c->log_message ? c->log_message : "",
 			 (double)ns / 1e6);
 	else
-		log_debug(c->prefix, "OK (%.3f ms)", (double)ns / 1e6);
+		log_debug(rpc_call_log_prefix(c), "OK (%.3f ms)", (double)ns / 1e6);
 }
 
 /* Build the error reply for whichever protocol the call speaks. The single place errors become statuses. */
@@ -664,8 +660,13 @@ const struct tls_peer *rpc_call_peer(const struct rpc_call *c)
 	return c->conn && c->conn->ssl ? tls_peer_get(c->conn->ssl) : NULL;
 }
 
-const char *rpc_call_log_prefix(const struct rpc_call *c)
+/* Formatted on first use: most calls never log. */
+const char *rpc_call_log_prefix(struct rpc_call *c)
 {
+	if (!c->prefix[0])
+		snprintf(c->prefix, sizeof(c->prefix), "c%llu s%d%s%s", (unsigned long long)c->conn_id, (int)c->stream_id,
+			 c->route && c->route->type == ROUTE_METHOD ? " " : "",
+			 c->route && c->route->type == ROUTE_METHOD ? c->route->path : "");
 	return c->prefix;
 }
 

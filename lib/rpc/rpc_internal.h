@@ -138,7 +138,8 @@ struct rpc_call {
 	char *query;                   /* query string (arena), "" when none */
 	struct rpc_http_response http; /* plain HTTP routes */
 	char *detail;                  /* arena */
-	char prefix[112];
+	uint64_t conn_id;              /* for the log prefix */
+	char prefix[112];              /* log prefix, formatted on first use (rpc_call_log_prefix) */
 	/* the reply, filled by the dispatcher and sent by the transport */
 	int http_status;
 	int http_override;             /* an HTTP status more precise than the code's (405, 413) */

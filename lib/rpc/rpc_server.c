@@ -640,7 +640,7 @@ struct rpc_call *rpc_call_new(struct rpc_conn *conn, int32_t stream_id)
 	/* gRPC adds a 5-byte prefix to the message. */
 	buf_writer_init(&c->body, s->o.max_message_size + 5);
 	buf_writer_init(&c->out, s->o.max_message_size + 5 + 1024);
-	snprintf(c->prefix, sizeof(c->prefix), "c%llu s%d", (unsigned long long)conn->id, (int)stream_id);
+	c->conn_id = conn->id;
 	c->next = conn->calls;
 	if (conn->calls)
 		conn->calls->prev = c;

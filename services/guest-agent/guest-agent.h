@@ -52,6 +52,7 @@ struct guest_snapshot {
 
 struct guest_workload;
 struct tls_state;
+struct guest_keymemo;
 
 /* The service's private state, env->priv; owned by guest_init / guest_fini. */
 struct guest_env {
@@ -67,6 +68,7 @@ struct guest_env {
 	struct tls_state *tls;              /* owned: SignCert calls in flight, the KMS root store */
 	struct guest_snapshot snap;         /* owned; loop thread only */
 	struct guest_workload *workload;    /* owned: item 4 (app.run) */
+	struct guest_keymemo *keymemo;      /* owned: GetKey answers (NULL: none); loop thread only */
 	uint64_t tls_issued;                /* counters for logs */
 };
 

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "guest_keymemo.h"
 #include "guest_rpc.h"
 #include "guest_worker.h"
 #include "guest_workload.h"
@@ -124,6 +125,22 @@ static err_t ready(void *arg, const char **detail)
 	return ERR_OK;
 }
 
+/* The GetKey memo's counters at scrape time (the memo counts; nothing is added per request). */
+static void render_keymemo(void *arg, struct buf_writer *w)
+{
+	const struct guest_env *g = arg;
+	struct guest_keymemo_stats st = guest_keymemo_stats(g->keymemo);
+
+	buf_printf(w, "# HELP guest_getkey_memo_lookups_total GetKey answers looked up in the memo, by result.\n"
+		      "# TYPE guest_getkey_memo_lookups_total counter\n"
+		      "guest_getkey_memo_lookups_total{result=\"hit\"} %llu\n"
+		      "guest_getkey_memo_lookups_total{result=\"miss\"} %llu\n"
+		      "# HELP guest_getkey_memo_evictions_total Memo entries replaced by newer keys.\n"
+		      "# TYPE guest_getkey_memo_evictions_total counter\n"
+		      "guest_getkey_memo_evictions_total %llu\n",
+		   (unsigned long long)st.hits, (unsigned long long)st.misses, (unsigned long long)st.evictions);
+}
+
 err_t guest_init(struct svc_env *env, const char **detail)
 {
 	struct guest_env *g = calloc(1, sizeof(*g));
@@ -147,6 +164,9 @@ err_t guest_init(struct svc_env *env, const char **detail)
 		*detail = "cannot start the worker threads";
 		return ERR_NOMEM;
 	}
+	if (!(g->keymemo = guest_keymemo_new()))
+		log_warn("guest", "GetKey memo unavailable (mmap failed): every GetKey derives its key");
+	metrics_add_collector(env->metrics, render_keymemo, g);
 	guest_rpc_defs(g);
 	if ((err = svc_add_service(env, &g->guest_def, detail)) != ERR_OK ||
 	    (err = svc_add_service(env, &g->tappd_def, detail)) != ERR_OK ||
@@ -171,6 +191,7 @@ void guest_fini(struct svc_env *env)
 	guest_workload_stop(g);
 	guest_tls_fini(g);
 	guest_worker_free(g->worker, guest_job_drop);
+	guest_keymemo_free(g->keymemo);
 	guest_snapshot_free(&g->snap);
 	guest_boot_free(&g->boot);
 	tee_close(g->tee);

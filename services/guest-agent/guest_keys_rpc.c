@@ -6,6 +6,7 @@
 
 #include "crypto.h"
 #include "dstack_keys.h"
+#include "guest_keymemo.h"
 #include "guest_rpc.h"
 #include "pbcodec.h"
 
@@ -102,19 +103,26 @@ err_t guest_validate_verify(const ProtobufCMessage *req, const char **detail)
 	return ERR_OK;
 }
 
-/* The derived key and signature_chain[0]; `out` wiped by the caller. */
+/* The derived key and signature_chain[0], from the memo when asked before; `out` wiped by the caller. */
 static err_t derive(struct rpc_call *call, const char *path, const char *purpose, enum sign_alg alg,
 		    struct dstack_derived_key *out)
 {
-	const struct guest_env *g = guest_of(call);
+	struct guest_env *g = guest_of(call);
+	size_t plen, qlen;
 	err_t err;
 
 	path = path ? path : "";
 	purpose = purpose ? purpose : "";
+	plen = strlen(path);
+	qlen = strlen(purpose);
+	if (guest_keymemo_get(g->keymemo, alg, path, plen, purpose, qlen, out))
+		return ERR_OK;
 	err = dstack_getkey(g->boot.keys.k256_key, alg == ALG_ED25519 ? DSTACK_KEY_ED25519 : DSTACK_KEY_SECP256K1, path,
-			    strlen(path), purpose, strlen(purpose), out);
+			    plen, purpose, qlen, out);
 	if (err == ERR_KEY_RANGE)
 		rpc_call_set_detail(call, "the key derived at this path is not a valid secp256k1 key; use another path");
+	if (err == ERR_OK)
+		guest_keymemo_put(g->keymemo, alg, path, plen, purpose, qlen, out);
 	return err;
 }
 

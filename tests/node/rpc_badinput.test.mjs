@@ -365,6 +365,27 @@ describe('HTTP/1.1 raw sockets', () => {
 		c.destroy();
 	});
 
+	test('250 pipelined 60 KB responses to a client that stops reading arrive whole and in order', { timeout: 20000 }, async () => {
+		// Replies go straight to the socket while it takes them and queue behind it once it is full:
+		// a client that does not read for a while must still get every byte, in order.
+		const c = await RawConn.open(srv.port);
+		const n = 250, size = 60000;
+		c.sock.pause();
+		const reqs = [];
+		for (let i = 0; i < n; i++)
+			reqs.push(post(ECHO, JSON.stringify({ text: String(i % 10).repeat(size) })));
+		await c.write(Buffer.concat(reqs));
+		await sleep(300);
+		c.sock.resume();
+		for (let i = 0; i < n; i++) {
+			const res = await c.response(10000);
+			assert.equal(res.status, 200);
+			assert.equal(res.body, JSON.stringify({ text: String(i % 10).repeat(size) }), `response ${i}`);
+		}
+		assert.equal(c.buf.length, 0, 'no extra bytes');
+		c.destroy();
+	});
+
 	test('keep-alive: several requests on one connection', { timeout: 15000 }, async () => {
 		const c = await RawConn.open(srv.port);
 		for (let i = 0; i < 5; i++) {

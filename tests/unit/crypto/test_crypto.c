@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/core_names.h>
+#include <openssl/kdf.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
@@ -162,6 +164,61 @@ static void test_hkdf(void **state)
 		free(big);
 	}
 	assert_int_equal(hkdf_sha256(NULL, 0, NULL, 0, NULL, 0, okm, 32), ERR_OK);
+}
+
+/* OpenSSL's own HKDF, the reference for the differential test below. */
+static void openssl_hkdf(uint8_t *salt, size_t sl, uint8_t *ikm, size_t il, uint8_t *info, size_t nl, uint8_t *out,
+			 size_t ol)
+{
+	static char sha256_name[] = "SHA256";
+	static uint8_t empty[1];
+
+	EVP_KDF *kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
+	EVP_KDF_CTX *ctx = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
+	OSSL_PARAM p[5], *q = p;
+
+	assert_non_null(ctx);
+	*q++ = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, sha256_name, 0);
+	*q++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, il ? ikm : empty, il);
+	if (sl)
+		*q++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, salt, sl);
+	if (nl)
+		*q++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, info, nl);
+	*q = OSSL_PARAM_construct_end();
+	assert_int_equal(EVP_KDF_derive(ctx, out, ol, p), 1);
+	EVP_KDF_CTX_free(ctx);
+	EVP_KDF_free(kdf);
+}
+
+/* hkdf_sha256 against OpenSSL's HKDF: salts and keys across the 64-byte HMAC block (hashed when longer), multi-block outputs. */
+static void test_hkdf_matches_openssl(void **state)
+{
+	static const size_t salt_lens[] = { 0, 1, 5, 32, 63, 64, 65, 200 };
+	static const size_t ikm_lens[] = { 0, 1, 32, 64, 65, 300 };
+	static const size_t out_lens[] = { 1, 31, 32, 33, 64, 65, 255 * 32 };
+	uint8_t salt[200], ikm[300], info[100], *a = malloc(255 * 32), *b = malloc(255 * 32);
+
+	(void)state;
+	assert_non_null(a);
+	assert_non_null(b);
+	for (size_t i = 0; i < sizeof(salt); i++)
+		salt[i] = (uint8_t)(i * 7 + 1);
+	for (size_t i = 0; i < sizeof(ikm); i++)
+		ikm[i] = (uint8_t)(i * 13 + 5);
+	for (size_t i = 0; i < sizeof(info); i++)
+		info[i] = (uint8_t)(i * 3);
+	for (size_t s = 0; s < ARRAY_LEN(salt_lens); s++)
+		for (size_t k = 0; k < ARRAY_LEN(ikm_lens); k++)
+			for (size_t o = 0; o < ARRAY_LEN(out_lens); o++) {
+				size_t nl = (s + k + o) % 3 == 0 ? 0 : (s * 11 + o) % sizeof(info);
+
+				assert_int_equal(hkdf_sha256(salt, salt_lens[s], ikm, ikm_lens[k], info, nl, a, out_lens[o]),
+						 ERR_OK);
+				openssl_hkdf(salt, salt_lens[s], ikm, ikm_lens[k], info, nl, b, out_lens[o]);
+				assert_memory_equal(a, b, out_lens[o]);
+			}
+	free(a);
+	free(b);
 }
 
 static EVP_PKEY *gen_key(const char *curve)
@@ -476,6 +533,7 @@ int main(void)
 		cmocka_unit_test(test_sha2),
 		cmocka_unit_test(test_keccak256),
 		cmocka_unit_test(test_hkdf),
+		cmocka_unit_test(test_hkdf_matches_openssl),
 		cmocka_unit_test(test_ecdsa_p256),
 		cmocka_unit_test(test_ecdsa_p384),
 		cmocka_unit_test(test_ecdsa_external),
