@@ -69,7 +69,10 @@ void guest_keymemo_free(struct guest_keymemo *m)
 	munmap(m, sizeof(*m));
 }
 
-/* FNV-1a over (alg, lengths, text), from a per-process random start: spreads entries, decides nothing (lookups compare exactly). */
+/*
+ * FNV-1a over (alg, lengths, text) from a per-process random start. It only
+ * spreads entries over the sets; lookups compare the text exactly.
+ */
 static uint64_t memo_hash(const struct guest_keymemo *m, unsigned alg, const char *path, size_t plen,
 			  const char *purpose, size_t qlen)
 {

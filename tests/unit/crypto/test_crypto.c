@@ -190,7 +190,10 @@ static void openssl_hkdf(uint8_t *salt, size_t sl, uint8_t *ikm, size_t il, uint
 	EVP_KDF_free(kdf);
 }
 
-/* hkdf_sha256 against OpenSSL's HKDF: salts and keys across the 64-byte HMAC block (hashed when longer), multi-block outputs. */
+/*
+ * hkdf_sha256 against OpenSSL's HKDF: salts and keys on both sides of the
+ * 64-byte HMAC block (hashed when longer), outputs of one to 255 blocks.
+ */
 static void test_hkdf_matches_openssl(void **state)
 {
 	static const size_t salt_lens[] = { 0, 1, 5, 32, 63, 64, 65, 200 };
