@@ -25,9 +25,12 @@
  *   2. evidence: report_data = SHA-512("ratls-cert:" || SPKI DER), the
  *      VersionedAttestation codec (V0 SCALE, V1 msgpack) and extraction of
  *      evidence from a certificate;
- *   3. verification: evidence -> platform (lib/attest) -> RTMR3 replay ->
+ *   3. APP_INFO: dstack-attest's AppInfo (msgpack) for the APP_INFO
+ *      extension, computed from evidence as dstack's issuers do;
+ *   4. verification: evidence -> platform (lib/attest) -> RTMR3 replay ->
  *      binding -> claims -> peer policy, cached by certificate hash, and a
- *      struct tls_verifier adapter that runs it inside the handshake.
+ *      struct tls_verifier adapter that runs it inside the handshake;
+ *   5. dstack's SCALE certificate signing requests (the KMS's SignCert).
  */
 
 /* ---------------------------------------------------------------------------------------------- */
@@ -38,7 +41,7 @@
 #define RATLS_OID_APP_ID "1.3.6.1.4.1.62397.1.3"      /* 20 raw bytes (issuer claim) */
 #define RATLS_OID_CERT_USAGE "1.3.6.1.4.1.62397.1.4"  /* UTF-8: kms:rpc, app:ca, app:custom (issuer claim) */
 #define RATLS_OID_ATTESTATION "1.3.6.1.4.1.62397.1.8" /* VersionedAttestation bytes */
-#define RATLS_OID_APP_INFO "1.3.6.1.4.1.62397.1.9"    /* msgpack AppInfo (bytes given by the caller) */
+#define RATLS_OID_APP_INFO "1.3.6.1.4.1.62397.1.9"    /* msgpack AppInfo (section 3; issuer claim) */
 
 #define RATLS_USAGE_KMS_RPC "kms:rpc"
 #define RATLS_USAGE_APP_CA "app:ca"
@@ -87,7 +90,7 @@ struct ratls_cert_params {
 	size_t tdx_quote_len;
 	const uint8_t *event_log;         /* legacy EVENT_LOG (JSON text), or NULL */
 	size_t event_log_len;
-	const uint8_t *app_info;          /* APP_INFO bytes (already msgpack-encoded by the caller), or NULL */
+	const uint8_t *app_info;          /* APP_INFO bytes (ratls_app_info_encode), or NULL */
 	size_t app_info_len;
 };
 
@@ -270,7 +273,117 @@ err_t ratls_attestation_legacy(const uint8_t *quote, size_t quote_len, const uin
 			       struct arena *a, struct ratls_attestation *out, const char **detail) MUST_CHECK;
 
 /* ---------------------------------------------------------------------------------------------- */
-/* 3. Verification                                                                                 */
+/* 3. APP_INFO (dstack-attest AppInfo; dstack ra-tls cert.rs puts it in OID .9)                   */
+
+#define RATLS_APP_INFO_MAX (64u * 1024)       /* encoded bytes */
+#define RATLS_APP_INFO_FIELD_MAX 4096         /* one byte field (dstack's are 0 to ~200 bytes) */
+#define RATLS_APP_INFO_MAX_INIT_SCRIPTS 5     /* dstack-types MAX_INIT_SCRIPTS */
+#define RATLS_APP_INFO_MAX_KEYS 32            /* map entries, unknown keys included */
+
+/*
+ * dstack's AppInfo, field for field (dstack-attest attestation.rs): byte
+ * fields are serde_human_bytes, i.e. msgpack bin; mr_system / mr_aggregated
+ * are exactly 32 bytes; init_script_hashes is Option<Vec<[u8;32]>> (newest
+ * releases only), at most 5 entries. Blobs are views (see each function for
+ * whose memory).
+ */
+struct ratls_app_info {
+	struct ratls_blob app_id;
+	struct ratls_blob compose_hash;
+	struct ratls_blob instance_id;
+	struct ratls_blob device_id;
+	uint8_t mr_system[32];
+	uint8_t mr_aggregated[32];
+	struct ratls_blob os_image_hash;
+	struct ratls_blob key_provider_info;
+	int has_init_script_hashes;           /* Some(..) (possibly empty); 0 = None */
+	size_t n_init_script_hashes;
+	uint8_t init_script_hashes[RATLS_APP_INFO_MAX_INIT_SCRIPTS][32];
+};
+
+/*
+ * Encode as dstack's newest issuers do (rmp_serde::to_vec_named): a map of 9
+ * entries keyed by the field names (msgpack str) in struct order, byte
+ * fields as bin, init_script_hashes nil (None) or an array of bin. Readers
+ * of every dstack release decode this form (rmp_serde reads a struct from a
+ * map and skips keys it does not know). Appends to w. ERR_INVALID_ARG when
+ * a field is over RATLS_APP_INFO_FIELD_MAX (or NULL with a length) or there
+ * are more than 5 init script hashes; errors from w.
+ */
+err_t ratls_app_info_encode(const struct ratls_app_info *ai, struct buf_writer *w) MUST_CHECK;
+
+/*
+ * Decode either form rmp_serde::from_slice accepts from dstack: the named
+ * map (keys must be msgpack str; any order; a missing init_script_hashes is
+ * None; unknown keys are skipped when they are well-formed msgpack, nested
+ * at most 16 deep, at most RATLS_APP_INFO_MAX_KEYS entries in all) or the
+ * positional array v0.5.6 - v0.5.11 wrote (8 fields; 9 with
+ * init_script_hashes). Strict: byte fields only as bin, nothing after the
+ * value. Errors: ERR_PROTO_TRUNCATED; ERR_PROTO_TRAILING; ERR_PROTO_TOO_LARGE
+ * (input over RATLS_APP_INFO_MAX, a field over RATLS_APP_INFO_FIELD_MAX, more
+ * than 5 init script hashes, too many map entries); ERR_PROTO_FIELD_TYPE
+ * (neither map nor array, a key that is not a string, a field of the wrong
+ * msgpack type); ERR_PROTO_MALFORMED (an array of other than 8 or 9
+ * entries, a missing or repeated field, an mr_* or init script hash that is
+ * not 32 bytes, the reserved type 0xc1); ERR_PROTO_DEPTH. Blobs are views
+ * into `p` (borrowed: it must outlive *out). `detail` (may be NULL) gets
+ * static text.
+ */
+err_t ratls_app_info_decode(const uint8_t *p, size_t len, struct ratls_app_info *out, const char **detail) MUST_CHECK;
+
+/*
+ * The runtime events of an attestation as a lib/attest event log (the
+ * stack's runtime events, else the TDX event log's), replayed: what
+ * verification checks against RTMR3 and reads identity from. Events and
+ * their views live in `a` and in att's memory. Errors: ERR_ATTEST_EVENT_LOG
+ * (with *detail), ERR_BUDGET / ERR_NOMEM.
+ */
+err_t ratls_attestation_event_log(const struct ratls_attestation *att, struct arena *a, struct attest_eventlog *out,
+				  const char **detail) MUST_CHECK;
+
+/*
+ * dstack's AppInfo from TDX evidence, as dstack's certificate issuers
+ * compute it: ra-tls cert.rs CaCert::sign_csr (used by the KMS's SignCert,
+ * kms/src/main_service.rs sign_cert, and by the guest agent's local CA,
+ * cert-client CertRequestClient::sign_csr) calls
+ * AttestationV1::decode_app_info(boottime_mr = false) on the CSR's
+ * attestation. So: app_id, compose_hash, instance_id, key_provider_info =
+ * payloads of those runtime events before system-ready (empty when absent);
+ * mr_system = sha256(MRTD || RTMR0 || RTMR1 || RTMR2 || mr_key_provider) with
+ * mr_key_provider = sha256(key_provider_info), or 32 zero bytes when that is
+ * empty; mr_aggregated over the full RTMR3 (+ MRCONFIGID || MROWNER ||
+ * MROWNERCONFIG when any is non-zero); init_script_hashes = Some(payloads of
+ * the init-script-hash events before system-ready), each 32 bytes, at most 5.
+ * Two differences, both documented in docs/lib/ratls.md: device_id is the
+ * 32-byte `device_id` given (sha256(PPID) of a verified quote, or the guest
+ * agent's own, as its Info reports it) rather than dstack's sha256("") for
+ * evidence without a verified report (pass NULL to get exactly that);
+ * os_image_hash is the measured
+ * os-image-hash event (dstack reads vm_config's, which nothing measures),
+ * empty when there is none. The quote is parsed, not verified: callers use
+ * evidence they verified (KMS) or produced themselves (guest agent). The
+ * replayed runtime events must equal the quote's RTMR3.
+ * Errors: ERR_RATLS_UNSUPPORTED (not TDX), the quote parser's, ERR_ATTEST_*
+ * from the event log and claims (RTMR3 mismatch, identity events twice,
+ * wrong sizes; ERR_ATTEST_EVENT_LOG for more than 5 init script hashes or
+ * one not 32 bytes), ERR_BUDGET / ERR_NOMEM. Blobs point into `a`.
+ */
+err_t ratls_app_info_from_attestation(const struct ratls_attestation *att, const uint8_t *device_id,
+				      struct arena *a, struct ratls_app_info *out, const char **detail) MUST_CHECK;
+
+/*
+ * For a certificate its subject issues to itself (the guest agent's local
+ * app CA): evidence for `key` from the backend (as ratls_cert_new_attested),
+ * the stripped attestation appended to `att_out` when it is not NULL (for
+ * the ATTESTATION extension), and the APP_INFO bytes of that same evidence
+ * (ratls_app_info_from_attestation, then ratls_app_info_encode) appended to
+ * `info_out`. Errors as those functions.
+ */
+err_t ratls_app_info_for_key(EVP_PKEY *key, ratls_quote_fn quote, void *arg, const uint8_t *device_id,
+			     struct buf_writer *att_out, struct buf_writer *info_out, const char **detail) MUST_CHECK;
+
+/* ---------------------------------------------------------------------------------------------- */
+/* 4. Verification                                                                                 */
 
 /*
  * Collateral for a platform, already fetched and verified (dcap_vcoll_new):
@@ -360,6 +473,16 @@ struct ratls_verdict {
 	uint8_t cert_app_id[RATLS_APP_ID_LEN];
 	const char *config;                 /* the stack's vm_config text ("" when none) */
 	size_t config_len;
+	/*
+	 * APP_INFO extension, decoded (ratls_app_info_decode; a certificate whose
+	 * APP_INFO does not decode is refused at the evidence step). An issuer
+	 * claim like APP_ID and CERT_USAGE: verification checks the evidence, not
+	 * this, so trust it only when the certificate chains to the CA that
+	 * computed it (require_chain, or a chain check of your own). Views into
+	 * the verdict.
+	 */
+	int has_app_info;
+	struct ratls_app_info app_info;
 	/* private */
 	unsigned refs;
 	uint32_t magic;
@@ -475,7 +598,7 @@ err_t ratls_coll_store_put_parsed(struct ratls_coll_store *s, const struct dcap_
 err_t ratls_tee_quote(void *arg, const uint8_t report_data[RATLS_REPORT_DATA_LEN], struct ratls_quote *out);
 
 /* ---------------------------------------------------------------------------------------------- */
-/* 4. Certificate signing requests (dstack ra-tls cert.rs; the KMS's SignCert)                    */
+/* 5. Certificate signing requests (dstack ra-tls cert.rs; the KMS's SignCert)                    */
 
 #define RATLS_CSR_CONFIRM "please sign cert:"  /* the confirm word every CSR carries */
 /* Hard limits on a CSR's bytes and fields (SignCertRequest.csr is at most 1 MiB too). */
@@ -500,7 +623,7 @@ struct ratls_csr_config {
 	size_t n_alt_names;
 	int usage_server_auth, usage_client_auth;
 	int ext_quote;                    /* put the CSR's attestation into the certificate */
-	int ext_app_info;                 /* put APP_INFO into the certificate (V2 only) */
+	int ext_app_info;                 /* put APP_INFO into the certificate (V2 only; section 3) */
 	int has_not_before, has_not_after;/* V2 only */
 	uint64_t not_before, not_after;   /* unix seconds */
 };

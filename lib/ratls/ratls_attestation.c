@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* VersionedAttestation: V0 (SCALE) and V1 (msgpack) decoders over lib/base's reader, encoders, and evidence from a backend quote or a certificate. */
 #include "ratls.h"
+#include "ratls_int.h"
 
 #include <string.h>
 
@@ -460,6 +461,16 @@ static err_t mp_skip(struct dec *d, struct buf_reader *r, unsigned depth)
 	if (rc)
 		return rc;
 	return n > buf_remaining(r) || buf_skip(r, (size_t)n) ? mp_trunc(d) : ERR_OK;
+}
+
+err_t ratls_msgpack_skip(struct buf_reader *r, unsigned depth, const char **detail)
+{
+	struct dec d = { NULL, NULL };
+	err_t rc = mp_skip(&d, r, depth);
+
+	if (rc != ERR_OK)
+		SET_DETAIL(detail, d.detail);
+	return rc;
 }
 
 /* A map of string keys, each value kept as a sub-reader; duplicates rejected, unknown keys left to the caller. */

@@ -327,42 +327,14 @@ static err_t platform_tdx(struct run *r)
 	return ERR_OK;
 }
 
-/* The runtime events as lib/attest events (what RTMR3 replays): the stack's list, else the TDX log's. */
+/* The runtime events (what RTMR3 replays), then the claims from the verdict and them. */
 static err_t replay_and_claims(struct run *r)
 {
-	const struct ratls_event *src = r->att.runtime_events;
-	size_t n = r->att.n_runtime_events;
-	struct attest_event *ev = NULL;
 	struct attest_eventlog log;
 	const char *d = NULL;
 	err_t e;
 
-	if (!n) {
-		src = r->att.event_log;
-		n = r->att.n_event_log;
-	}
-	if (n) {
-		ev = arena_zalloc(&r->scratch, n * sizeof(*ev));
-		if (!ev)
-			return arena_fail(r, &r->scratch);
-	}
-	for (size_t i = 0; i < n; i++) {
-		ev[i].imr = src[i].imr;
-		ev[i].event_type = src[i].event_type;
-		ev[i].name = src[i].name;
-		ev[i].name_len = src[i].name_len;
-		ev[i].payload = src[i].payload;
-		ev[i].payload_len = src[i].payload_len;
-		ev[i].version = src[i].version;
-		/* Runtime digests are recomputed; boot events (legacy full logs) keep theirs. */
-		if (src[i].digest_len == ATTEST_RTMR_LEN) {
-			memcpy(ev[i].digest, src[i].digest, ATTEST_RTMR_LEN);
-			ev[i].digest_given = 1;
-		} else if (src[i].digest_len && src[i].event_type != ATTEST_RUNTIME_EVENT_TYPE) {
-			return reject(r, ERR_ATTEST_EVENT_LOG, RATLS_STEP_EVENTLOG, "a boot event's digest is not 48 bytes");
-		}
-	}
-	e = attest_eventlog_from_events(ev, n, &log, &d);
+	e = ratls_attestation_event_log(&r->att, &r->scratch, &log, &d);
 	if (e == ERR_NOMEM || e == ERR_BUDGET)
 		return reject(r, e, RATLS_STEP_EVENTLOG, NULL);
 	if (e != ERR_OK)
@@ -519,6 +491,18 @@ static err_t verify_fresh(struct run *r)
 		if (r->ext.app_id.p) {
 			memcpy(vd->cert_app_id, r->ext.app_id.p, RATLS_APP_ID_LEN);
 			vd->has_cert_app_id = 1;
+		}
+		/* The verdict outlives the certificate: decode a copy it owns. */
+		if (r->ext.app_info.p) {
+			const uint8_t *copy = arena_memdup(&vd->arena, r->ext.app_info.p, r->ext.app_info.len);
+
+			if (!copy)
+				return arena_fail(r, &vd->arena);
+			e = ratls_app_info_decode(copy, r->ext.app_info.len, &vd->app_info, &d);
+			if (e != ERR_OK)
+				return reject(r, ERR_RATLS_EVIDENCE_FORMAT, RATLS_STEP_EVIDENCE,
+					      d ? d : "the APP_INFO extension does not decode");
+			vd->has_app_info = 1;
 		}
 	}
 	return verify_evidence(r);

@@ -30,6 +30,7 @@ struct tls_job {
 	char *alt_names[GUEST_MAX_ALT_NAMES];
 	size_t n_alt_names;
 	int server_auth, client_auth, ra_tls;
+	int app_info;                           /* with_app_info: the APP_INFO extension (GetTlsKey only) */
 	uint64_t not_before, not_after;         /* 0 = unset */
 	int has_scalar;                         /* DeriveKey: deterministic key */
 	uint8_t scalar[P256_SCALAR_LEN];
@@ -108,12 +109,6 @@ err_t guest_validate_get_tls_key(const ProtobufCMessage *req, const char **detai
 
 	if ((err = check_names(q->subject, q->alt_names, q->n_alt_names, detail)) != ERR_OK)
 		return err;
-	if (q->with_app_info) {
-		/* The APP_INFO extension's msgpack layout is not established (reference section 12): refuse, do not omit. */
-		*detail = "with_app_info is not supported: this agent cannot produce dstack's app-info certificate "
-			  "extension yet";
-		return ERR_UNIMPLEMENTED;
-	}
 	if (q->not_after && (q->not_after <= now || q->not_after > now + GUEST_TLS_MAX_VALIDITY_S)) {
 		*detail = "not_after: in the future and at most one year from now";
 		return ERR_INVALID_ARG;
@@ -180,6 +175,7 @@ static err_t build_csr(struct tls_job *tj, EVP_PKEY *key)
 	csr.config.usage_server_auth = tj->server_auth;
 	csr.config.usage_client_auth = tj->client_auth;
 	csr.config.ext_quote = tj->ra_tls;
+	csr.config.ext_app_info = tj->app_info;   /* the KMS computes it from this CSR's evidence */
 	csr.config.has_not_before = tj->not_before != 0;
 	csr.config.not_before = tj->not_before;
 	csr.config.has_not_after = tj->not_after != 0;
@@ -198,6 +194,25 @@ out:
 	return err;
 }
 
+/*
+ * APP_INFO for a certificate the local app CA issues: what dstack's local
+ * cert client (CaCert::sign_csr, as the KMS) computes from the CSR's
+ * evidence, here from evidence obtained for this key; device_id is the one
+ * Info reports (sha256("") when there is none, as dstack). With RA-TLS the
+ * same evidence goes into the ATTESTATION extension (`att`).
+ */
+static err_t local_app_info(struct tls_job *tj, EVP_PKEY *key, struct buf_writer *att, struct buf_writer *info)
+{
+	const struct guest_boot *b = &tj->g->boot;
+	err_t err;
+
+	err = ratls_app_info_for_key(key, ratls_tee_quote, tj->g->tee, b->has_device_id ? b->device_id : NULL,
+				     tj->ra_tls ? att : NULL, info, &tj->detail);
+	if (err != ERR_OK && !tj->detail)
+		tj->detail = "cannot compute APP_INFO from this CVM's evidence";
+	return err;
+}
+
 static err_t build_local(struct tls_job *tj, EVP_PKEY *key)
 {
 	const struct guest_keys *k = &tj->g->boot.keys;
@@ -206,15 +221,29 @@ static err_t build_local(struct tls_job *tj, EVP_PKEY *key)
 		.not_before = tj->not_before, .server_auth = tj->server_auth, .client_auth = tj->client_auth,
 		.app_id = tj->g->boot.id.app_id, .usage = RATLS_USAGE_APP_CUSTOM,
 	};
+	struct buf_writer att, info;
 	X509 *leaf = NULL;
 	err_t err;
 
+	buf_writer_init(&att, RATLS_ATTESTATION_MAX);
+	buf_writer_init(&info, RATLS_APP_INFO_MAX);
 	p.not_after = tj->not_after ? tj->not_after : wall_s() + GUEST_TLS_MAX_VALIDITY_S;
-	if (tj->ra_tls)
+	if (tj->app_info) {
+		if ((err = local_app_info(tj, key, &att, &info)) == ERR_OK) {
+			p.attestation = tj->ra_tls ? att.p : NULL;
+			p.attestation_len = tj->ra_tls ? att.len : 0;
+			p.app_info = info.p;
+			p.app_info_len = info.len;
+			err = ratls_cert_build(&p, key, k->app_ca_cert, k->app_ca_key, &leaf);
+		}
+	} else if (tj->ra_tls) {
 		err = ratls_cert_new_attested(&p, key, ratls_tee_quote, tj->g->tee, k->app_ca_cert, k->app_ca_key, &leaf,
 					      &tj->detail);
-	else
+	} else {
 		err = ratls_cert_build(&p, key, k->app_ca_cert, k->app_ca_key, &leaf);
+	}
+	buf_writer_free(&att);
+	buf_writer_free(&info);
 	if (err == ERR_OK) {
 		buf_writer_init(&tj->leaf_pem, PEM_MAX);
 		err = ratls_cert_pem(leaf, &tj->leaf_pem);
@@ -446,6 +475,7 @@ int guest_on_get_tls_key(struct rpc_call *call, const ProtobufCMessage *req, Pro
 	tj->server_auth = q->usage_server_auth;
 	tj->client_auth = q->usage_client_auth;
 	tj->ra_tls = q->usage_ra_tls;
+	tj->app_info = q->with_app_info;
 	tj->not_before = q->not_before;
 	tj->not_after = q->not_after;
 	return submit(call, tj);

@@ -22,9 +22,10 @@
  *   decode the SCALE CSR (V1 or V2 by api_version) -> confirm word ->
  *   CSR signature by the CSR key -> certificate parameters -> the CSR's
  *   evidence, verified with the KMS's RA-TLS verifier and bound to the CSR
- *   key (report_data = SHA-512("ratls-cert:" || CSR pubkey)) -> BootInfo with
- *   the boot-time measurement -> registry CheckBoot (kind app) -> the key
- *   holder signs with the app CA -> [leaf, app CA, root CA].
+ *   key (report_data = SHA-512("ratls-cert:" || CSR pubkey)) -> APP_INFO
+ *   when asked (ext_app_info) -> BootInfo with the boot-time measurement ->
+ *   registry CheckBoot (kind app) -> the key holder signs with the app CA ->
+ *   [leaf, app CA, root CA].
  *
  * The method is public: the caller need not present a certificate, the
  * CSR carries its own evidence.
@@ -98,17 +99,12 @@ static int alt_name_ok(const char *s)
 
 /*
  * The certificate the CSR asks for, checked before any evidence work:
- * names the X.509 builder accepts, a validity window inside [now, now + 1
- * year], and no APP_INFO (its msgpack encoding is not implemented: refused
- * rather than silently left out).
+ * names the X.509 builder accepts and a validity window inside [now, now + 1
+ * year].
  */
 static err_t check_config(const struct ratls_csr_config *c, uint64_t now, uint64_t *nb, uint64_t *na,
 			  const char **detail)
 {
-	if (c->ext_app_info) {
-		*detail = "ext_app_info not supported yet";
-		return ERR_INVALID_ARG;
-	}
 	if (!dn_value_ok(c->subject)) {
 		*detail = "subject: 1 to 64 characters, no control characters";
 		return ERR_INVALID_ARG;
@@ -166,6 +162,8 @@ struct signcert_job {
 	uint64_t not_before, not_after;
 	const uint8_t *attestation;      /* the ATTESTATION extension when ext_quote (call arena), else NULL */
 	size_t attestation_len;
+	const uint8_t *app_info;         /* the APP_INFO extension when ext_app_info (call arena), else NULL */
+	size_t app_info_len;
 };
 
 static void job_done(struct signcert_job *j, int err, ProtobufCMessage *resp)
@@ -205,6 +203,8 @@ static int issue(struct signcert_job *j, ProtobufCMessage **resp)
 	cp.usage = UNCONST(RATLS_USAGE_APP_CUSTOM);
 	if (j->attestation)
 		cp.attestation = (ProtobufCBinaryData){ j->attestation_len, UNCONST(j->attestation) };
+	if (j->app_info)
+		cp.app_info = (ProtobufCBinaryData){ j->app_info_len, UNCONST(j->app_info) };
 	dstack__kms__internal__v1__kh_issue_cert_request__init(&ireq);
 	ireq.signer = DSTACK__KMS__INTERNAL__V1__KH_SIGNER__KH_SIGNER_APP_CA;
 	ireq.app_id = cp.app_id;
@@ -336,6 +336,49 @@ static err_t verify_csr_evidence(struct kms_env *k, struct rpc_call *call, const
 	return err;
 }
 
+/*
+ * The APP_INFO extension for ext_app_info, as dstack computes it: the KMS's
+ * sign_cert (kms/src/main_service.rs) authorises with the boot-time
+ * measurement (ensure_app_attestation_allowed(.., use_boottime_mr = true))
+ * but then signs through CaCert::sign_csr (ra-tls/src/cert.rs), which embeds
+ * csr.attestation.into_v1().decode_app_info(boottime_mr = false): RTMR3 in
+ * full and the key-provider event in mr_system and key_provider_info. So the
+ * certificate's mr_aggregated / mr_system are GetAppKey's, not the BootInfo
+ * the registry was asked about. ratls_app_info_from_attestation has the
+ * details; its device_id here is the verified sha256(PPID) (dstack's is
+ * sha256(""): it decodes the CSR's evidence without its verified report).
+ * The evidence was verified already (same bytes). Only V2 CSRs can ask:
+ * CertConfig (V1) has no ext_app_info.
+ */
+static err_t app_info_ext(struct rpc_call *call, const struct ratls_csr *csr, const struct ratls_verdict *vd,
+			  struct signcert_job *j)
+{
+	struct arena *mem = rpc_call_arena(call);
+	struct ratls_attestation att;
+	struct ratls_app_info ai;
+	struct buf_writer w;
+	const char *detail = NULL;
+	err_t err;
+
+	if (csr->version != 2)
+		return ERR_OK;
+	buf_writer_init(&w, RATLS_APP_INFO_MAX);
+	if ((err = ratls_attestation_decode(csr->attestation, csr->attestation_len, mem, &att, &detail)) == ERR_OK &&
+	    (err = ratls_app_info_from_attestation(&att, vd->claims.has_device_id ? vd->claims.device_id : NULL, mem,
+						   &ai, &detail)) == ERR_OK &&
+	    (err = ratls_app_info_encode(&ai, &w)) == ERR_OK) {
+		if ((j->app_info = arena_memdup(mem, w.p, w.len)) != NULL)
+			j->app_info_len = w.len;
+		else
+			err = arena_err(mem);
+	}
+	buf_writer_free(&w);
+	if (err != ERR_OK && err != ERR_NOMEM && err != ERR_BUDGET)
+		rpc_call_set_detail(call, "cannot compute APP_INFO from the CSR's evidence: %s",
+				    detail ? detail : err_str(err));
+	return err;
+}
+
 int kms_on_sign_cert(struct rpc_call *call, const ProtobufCMessage *req, ProtobufCMessage **resp)
 {
 	struct kms_env *k = rpc_call_ctx(call);
@@ -384,6 +427,8 @@ int kms_on_sign_cert(struct rpc_call *call, const ProtobufCMessage *req, Protobu
 		err = ERR_AUTH_PEER_REJECTED;
 		goto fail;
 	}
+	if (csr->config.ext_app_info && (err = app_info_ext(call, csr, vd, j)) != ERR_OK)
+		goto fail;
 	kms_signcert_boot_info(&vd->claims, &bi);
 	if ((err = kms_authz_check(k->authz, &bi, 0, on_decision, j)) != ERR_OK) {
 		rpc_call_set_detail(call, "cannot ask the registry");

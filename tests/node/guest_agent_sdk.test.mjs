@@ -37,6 +37,7 @@ const REGISTRY = bin('DS_REGISTRY_BIN', 'services', 'registry', 'dstack-registry
 const ATTEST = bin('DS_ATTEST_BIN', 'services', 'attest', 'dstack-attest');
 
 const APP_ID = 'a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1';
+const APP_INFO_OID = Buffer.from('060a2b0601040183e73d0109', 'hex'); // 1.3.6.1.4.1.62397.1.9, as a DER OID
 const OS_IMAGE = '05'.repeat(32);
 const hex = (b) => Buffer.from(b).toString('hex');
 const sha256 = (b) => createHash('sha256').update(b).digest();
@@ -228,6 +229,72 @@ function quoteFields(quoteHex) {
 	};
 }
 
+/** A DER length at b[i]: [length, header bytes]. */
+function derLen(b, i) {
+	if (b[i] < 0x80) return [b[i], 1];
+	const n = b[i] & 0x7f;
+	let v = 0;
+	for (let k = 1; k <= n; k++) v = v * 256 + b[i + k];
+	return [v, 1 + n];
+}
+
+/**
+ * The bytes a dstack extension wraps: find the Extension whose extnID is `oidDer` (full TLV), skip an optional
+ * critical BOOLEAN, then extnValue OCTET STRING { OCTET STRING { bytes } }.
+ */
+function dstackExtension(der, oidDer) {
+	let i = der.indexOf(oidDer);
+	if (i < 0) return null;
+	i += oidDer.length;
+	if (der[i] === 0x01) i += 3;
+	const octet = () => {
+		assert.equal(der[i], 0x04, 'an OCTET STRING');
+		const [n, h] = derLen(der, i + 1);
+		const start = i + 1 + h;
+		i = start;
+		return der.subarray(start, start + n);
+	};
+	const outer = octet();
+	const inner = octet();
+	assert.equal(inner.length + (inner.byteOffset - outer.byteOffset), outer.length, 'nothing after the inner OCTET STRING');
+	return inner;
+}
+
+/** A msgpack reader for what rmp_serde writes for AppInfo (maps, arrays, str, bin, nil, ints); throws on the rest. */
+function msgpackDecode(buf) {
+	let i = 0;
+	const u = (n) => { let v = 0; for (let k = 0; k < n; k++) v = v * 256 + buf[i++]; return v; };
+	const take = (n) => { const out = buf.subarray(i, i + n); assert.equal(out.length, n, 'msgpack truncated'); i += n; return out; };
+	const value = () => {
+		const t = buf[i++];
+		if (t <= 0x7f) return t;
+		if (t >= 0x80 && t <= 0x8f) return map(t & 15);
+		if (t >= 0x90 && t <= 0x9f) return arr(t & 15);
+		if (t >= 0xa0 && t <= 0xbf) return take(t & 31).toString('utf8');
+		switch (t) {
+		case 0xc0: return null;
+		case 0xc2: return false;
+		case 0xc3: return true;
+		case 0xc4: return { bin: Buffer.from(take(u(1))) };
+		case 0xc5: return { bin: Buffer.from(take(u(2))) };
+		case 0xc6: return { bin: Buffer.from(take(u(4))) };
+		case 0xd9: return take(u(1)).toString('utf8');
+		case 0xdc: return arr(u(2));
+		case 0xde: return map(u(2));
+		default: throw new Error(`msgpack type 0x${t.toString(16)} not expected in AppInfo`);
+		}
+	};
+	const arr = (n) => Array.from({ length: n }, () => value());
+	const map = (n) => {
+		const entries = [];
+		for (let k = 0; k < n; k++) entries.push([value(), value()]);
+		return { entries };
+	};
+	const v = value();
+	assert.equal(i, buf.length, 'nothing after the msgpack value');
+	return v;
+}
+
 // ---- the tests ----------------------------------------------------------------------------------
 
 describe('DstackClient over the unix socket and the http endpoint', () => {
@@ -314,10 +381,96 @@ describe('DstackClient over the unix socket and the http endpoint', () => {
 		const dl = new X509Certificate(d.certificate_chain[0]);
 		assert.deepEqual([...dl.keyUsage], ['1.3.6.1.5.5.7.3.1']);
 		assert.ok(!dl.raw.includes(ratlsOid), 'no RA-TLS extension unless asked');
-		// The SDK hands error bodies back as the result here: no key, and the reason.
-		const refused = await c.getTlsKey({ withAppInfo: true });
-		assert.equal(refused.key, undefined, 'with_app_info is refused, not silently dropped');
-		assert.match(refused.error, /with_app_info is not supported/);
+		assert.equal(dstackExtension(dl.raw, APP_INFO_OID), null, 'no APP_INFO unless asked');
+	});
+
+	test('getTlsKey withAppInfo: dstack\'s APP_INFO extension, the agent\'s own identity as Info and the event log say', async () => {
+		const c = new DstackClient(sock);
+		const r = await c.getTlsKey({ subject: 'app-info.example', usageClientAuth: true, withAppInfo: true });
+		assert.equal(r.certificate_chain.length, 3);
+		const [leaf, appCa, root] = r.certificate_chain.map((p) => new X509Certificate(p));
+		assert.ok(leaf.verify(appCa.publicKey) && appCa.verify(root.publicKey), 'issued by the app CA under the KMS root');
+		assert.deepEqual(root.publicKey.export({ type: 'spki', format: 'der' }), rootCaSpki);
+		assert.deepEqual(createPublicKey(createPrivateKey(r.key)).export({ type: 'spki', format: 'der' }),
+			leaf.publicKey.export({ type: 'spki', format: 'der' }));
+		const ext = dstackExtension(leaf.raw, APP_INFO_OID);
+		assert.ok(ext, 'the leaf carries 1.3.6.1.4.1.62397.1.9');
+		// The named form rmp_serde::to_vec_named writes: a map keyed by AppInfo's field names, in struct order.
+		const m = msgpackDecode(ext);
+		assert.deepEqual(m.entries.map(([k]) => k), ['app_id', 'compose_hash', 'instance_id', 'device_id', 'mr_system',
+			'mr_aggregated', 'os_image_hash', 'key_provider_info', 'init_script_hashes']);
+		const ai = Object.fromEntries(m.entries.map(([k, v]) => [k, v && v.bin ? v.bin : v]));
+		for (const k of ['app_id', 'compose_hash', 'instance_id', 'device_id', 'mr_system', 'mr_aggregated', 'os_image_hash',
+			'key_provider_info'])
+			assert.ok(Buffer.isBuffer(ai[k]), `${k} is msgpack bin`);
+		assert.deepEqual(ai.init_script_hashes, [], 'Some([]): the agent measures no init script');
+
+		// Info's view of this CVM, and the event log's.
+		const i = await c.info();
+		const t = i.tcb_info;
+		assert.equal(hex(ai.app_id), i.app_id);
+		assert.equal(hex(ai.app_id), APP_ID);
+		assert.equal(hex(ai.compose_hash), i.compose_hash);
+		assert.equal(hex(ai.compose_hash), composeHash);
+		assert.equal(hex(ai.instance_id), i.instance_id);
+		assert.equal(hex(ai.device_id), i.device_id, 'the device id Info reports (sha256 of the PPID)');
+		assert.equal(hex(ai.os_image_hash), i.os_image_hash);
+		assert.equal(hex(ai.os_image_hash), OS_IMAGE);
+		assert.equal(ai.key_provider_info.toString(), i.key_provider_info);
+		assert.equal(hex(ai.mr_aggregated), i.mr_aggregated, 'the full RTMR3 (decode_app_info(boottime_mr = false))');
+		const reg = (h) => Buffer.from(h, 'hex');
+		const mrSystem = sha256(Buffer.concat([reg(t.mrtd), reg(t.rtmr0), reg(t.rtmr1), reg(t.rtmr2),
+			sha256(Buffer.from(i.key_provider_info))]));
+		assert.equal(hex(ai.mr_system), hex(mrSystem), 'mr_system = sha256(MRTD||RTMR0..2||sha256(key-provider))');
+		const log = JSON.parse((await c.getQuote('')).event_log);
+		const ev = (n) => log.find((e) => e.imr === 3 && e.event === n).event_payload;
+		assert.equal(hex(ai.app_id), ev('app-id'));
+		assert.equal(hex(ai.compose_hash), ev('compose-hash'));
+		assert.equal(hex(ai.instance_id), ev('instance-id'));
+		assert.equal(hex(ai.os_image_hash), ev('os-image-hash'));
+		assert.equal(hex(ai.key_provider_info), ev('key-provider'));
+
+		// With RA-TLS too: both extensions, of the same evidence (its quote binds this key).
+		const both = await c.getTlsKey({ usageRaTls: true, withAppInfo: true });
+		const bl = new X509Certificate(both.certificate_chain[0]);
+		assert.ok(dstackExtension(bl.raw, APP_INFO_OID));
+		assert.ok(bl.raw.includes(Buffer.from('060a2b0601040183e73d0108', 'hex')));
+	});
+
+	test('getTlsKey withAppInfo on a CVM without a KMS: the local app CA computes APP_INFO from its own evidence', async () => {
+		// A second agent, key provider none (kms_enabled false): its certificates come from its local app CA.
+		const shared = f('shared-local');
+		mkdirSync(shared);
+		const compose = JSON.stringify({ manifest_version: 2, name: 'sdk-local-app', runner: 'bash', kms_enabled: false });
+		writeFileSync(join(shared, 'app-compose.json'), compose);
+		const local = await startServer(AGENT, ['serve', '-c', agentConf('local', shared)], { readyTimeoutMs: 30000 });
+		try {
+			const c = new DstackClient(f('local.sock'));
+			const r = await c.getTlsKey({ withAppInfo: true, usageRaTls: true });
+			assert.equal(r.certificate_chain.length, 2, 'leaf and the local app CA');
+			const [leaf, appCa] = r.certificate_chain.map((p) => new X509Certificate(p));
+			assert.ok(leaf.verify(appCa.publicKey));
+			const m = msgpackDecode(dstackExtension(leaf.raw, APP_INFO_OID));
+			const ai = Object.fromEntries(m.entries.map(([k, v]) => [k, v && v.bin ? v.bin : v]));
+			const i = await c.info();
+			const t = i.tcb_info;
+			assert.equal(hex(ai.app_id), i.app_id);
+			assert.equal(hex(ai.app_id), hex(sha256(compose)).slice(0, 40), 'app id = compose hash prefix without instance info');
+			assert.equal(hex(ai.compose_hash), i.compose_hash);
+			assert.equal(hex(ai.instance_id), i.instance_id);
+			assert.equal(hex(ai.device_id), i.device_id);
+			assert.equal(hex(ai.os_image_hash), '', 'no os-image-hash measured without a vm_config');
+			assert.equal(ai.key_provider_info.toString(), i.key_provider_info);
+			assert.deepEqual(JSON.parse(i.key_provider_info), { name: 'none', id: '' });
+			assert.equal(hex(ai.mr_aggregated), i.mr_aggregated);
+			const reg = (h) => Buffer.from(h, 'hex');
+			assert.equal(hex(ai.mr_system), hex(sha256(Buffer.concat([reg(t.mrtd), reg(t.rtmr0), reg(t.rtmr1), reg(t.rtmr2),
+				sha256(Buffer.from(i.key_provider_info))]))));
+			assert.deepEqual(ai.init_script_hashes, []);
+			assert.ok(leaf.raw.includes(Buffer.from('060a2b0601040183e73d0108', 'hex')), 'and the attestation it came from');
+		} finally {
+			await local.stop();
+		}
 	});
 
 	test('getQuote: right-padded report data, replayRtmrs() equal to the quote, dstack-attest and dcap-qvl accept it', async () => {

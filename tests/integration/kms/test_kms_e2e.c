@@ -590,6 +590,108 @@ static void test_sign_cert_issued(void **state)
 	arena_fini(&mem);
 }
 
+/* sha256(PPID) of the PCK leaf in a quote's certification data (what the KMS verified). */
+static void quote_device_id(const struct dcap_quote *q, uint8_t out[32])
+{
+	STACK_OF(X509) *chain;
+	struct dcap_pck_info pck;
+
+	assert_int_equal(q->cert_type, DCAP_CERT_PCK_CHAIN);
+	chain = pem_certs_parse((const char *)q->cert_data, q->cert_data_len);
+	assert_non_null(chain);
+	assert_int_equal(dcap_pck_cert_info(sk_X509_value(chain, 0), &pck, NULL), ERR_OK);
+	sha256(pck.ppid, sizeof(pck.ppid), out);
+	sk_X509_pop_free(chain, X509_free);
+}
+
+/*
+ * ext_app_info: the leaf carries APP_INFO computed from the CSR's verified
+ * evidence as dstack's sign_csr does (decode_app_info(boottime_mr = false)):
+ * the CVM's identity, mr_system with its key provider, mr_aggregated over the
+ * full RTMR3, the measured os-image-hash, the verified device id.
+ */
+static void test_sign_cert_app_info(void **state)
+{
+	static const char kp[] = "{\"name\":\"kms\",\"id\":\"\"}";
+	struct kh_cvm a;
+	EVP_PKEY *key = ratls_key_new();
+	struct csr_opts o = default_csr(2);
+	struct rpc_result res;
+	struct ratls_cert_ext ext;
+	struct ratls_attestation att;
+	struct ratls_app_info ai;
+	struct attest_td_report td;
+	struct dcap_quote q;
+	struct arena mem;
+	X509 *leaf, *ca;
+	uint8_t app[20], compose[32], inst[20], os[32], mr_kp[32], want[32];
+	const char *detail = NULL;
+
+	(void)state;
+	assert_non_null(key);
+	arena_init(&mem, 8u << 20, 0);
+	kh_unhex(APP_A, app, sizeof(app));
+	kh_unhex(COMPOSE_OK, compose, sizeof(compose));
+	kh_unhex("5555555555555555555555555555555555555555", inst, sizeof(inst));
+	kh_unhex(OS_IMAGE, os, sizeof(os));
+	cvm_open(&a, "cvm-sc-ai", APP_A, COMPOSE_OK, "5555555555555555555555555555555555555555");
+
+	/* ext_quote too, so the test can read the evidence the APP_INFO was computed from */
+	o.cfg.ext_app_info = 1;
+	o.cfg.ext_quote = 1;
+	assert_int_equal(sign_cert(&a, key, &o, 2, &res, &mem), ERR_OK);
+	check_issued((const Dstack__Kms__V1__SignCertResponse *)res.resp, key, app, &leaf, &ca);
+	assert_int_equal(ratls_cert_ext_read(leaf, &ext, NULL), ERR_OK);
+	assert_non_null(ext.app_info.p);
+	assert_int_equal(ext.app_info.p[0], 0x89);   /* the named form: a map of 9 */
+	if (ratls_app_info_decode(ext.app_info.p, ext.app_info.len, &ai, &detail) != ERR_OK)
+		fail_msg("APP_INFO: %s", detail ? detail : "?");
+	assert_int_equal(ai.app_id.len, 20);
+	assert_memory_equal(ai.app_id.p, app, 20);
+	assert_int_equal(ai.compose_hash.len, 32);
+	assert_memory_equal(ai.compose_hash.p, compose, 32);
+	assert_int_equal(ai.instance_id.len, 20);
+	assert_memory_equal(ai.instance_id.p, inst, 20);
+	assert_int_equal(ai.os_image_hash.len, 32);
+	assert_memory_equal(ai.os_image_hash.p, os, 32);
+	assert_int_equal(ai.key_provider_info.len, sizeof(kp) - 1);
+	assert_memory_equal(ai.key_provider_info.p, kp, sizeof(kp) - 1);
+	assert_int_equal(ai.has_init_script_hashes, 1);   /* Some([]): the CVM measured no init script */
+	assert_int_equal(ai.n_init_script_hashes, 0);
+	/* mr_aggregated as every verifier computes it (full RTMR3), not the boot-time value SignCert authorised */
+	kh_cvm_mr_aggregated(&a, want);
+	assert_memory_equal(ai.mr_aggregated, want, 32);
+	/* mr_system and device_id from the quote in the certificate's own evidence */
+	assert_int_equal(ratls_attestation_decode(ext.attestation.p, ext.attestation.len, &mem, &att, NULL), ERR_OK);
+	assert_int_equal(dcap_quote_parse(att.quote, att.quote_len, &q, NULL), ERR_OK);
+	dcap_td_report_decode(q.body, q.body_len, &td);
+	sha256(kp, sizeof(kp) - 1, mr_kp);
+	{
+		const void *parts[5] = { td.mrtd, td.rtmr[0], td.rtmr[1], td.rtmr[2], mr_kp };
+		const size_t lens[5] = { 48, 48, 48, 48, 32 };
+
+		sha256_parts(parts, lens, 5, want);
+	}
+	assert_memory_equal(ai.mr_system, want, 32);
+	quote_device_id(&q, want);
+	assert_int_equal(ai.device_id.len, 32);
+	assert_memory_equal(ai.device_id.p, want, 32);
+	X509_free(leaf);
+	X509_free(ca);
+
+	/* Without ext_app_info, no APP_INFO; a V1 CSR cannot ask for it (CertConfig has no such field). */
+	o.cfg.ext_app_info = 0;
+	assert_int_equal(sign_cert(&a, key, &o, 2, &res, &mem), ERR_OK);
+	check_issued((const Dstack__Kms__V1__SignCertResponse *)res.resp, key, app, &leaf, &ca);
+	assert_int_equal(ratls_cert_ext_read(leaf, &ext, NULL), ERR_OK);
+	assert_null(ext.app_info.p);
+	X509_free(leaf);
+	X509_free(ca);
+	kh_cvm_close(&a);
+	EVP_PKEY_free(key);
+	arena_fini(&mem);
+}
+
 static void expect_refused(struct kh_cvm *cvm, EVP_PKEY *key, const struct csr_opts *o, uint32_t api_version,
 			   enum rpc_code code, const char *text)
 {
@@ -626,10 +728,6 @@ static void test_sign_cert_refusals(void **state)
 	expect_refused(&a, key, &o, 2, RPC_PERMISSION_DENIED, "binding step: ERR_RATLS_BINDING");
 	o.version = 1;
 	expect_refused(&a, key, &o, 1, RPC_PERMISSION_DENIED, "binding step: ERR_RATLS_BINDING");
-	/* APP_INFO is not implemented: refused, not silently dropped */
-	o = default_csr(2);
-	o.cfg.ext_app_info = 1;
-	expect_refused(&a, key, &o, 2, RPC_INVALID_ARGUMENT, "ext_app_info not supported yet");
 	/* names the certificate cannot carry honestly */
 	o = default_csr(2);
 	o.cfg.subject = "app\nINFO forged log line";
@@ -652,6 +750,31 @@ static void test_sign_cert_refusals(void **state)
 	o = default_csr(2);
 	expect_refused(&a, key, &o, 1, RPC_INVALID_ARGUMENT, "csr:");
 	expect_refused(&a, key, &o, 3, RPC_INVALID_ARGUMENT, "api_version");
+
+	/* APP_INFO dstack's readers would refuse (6 init script hashes) is not issued; the same CSR without it is */
+	{
+		struct kh_cvm many;
+		struct rpc_result res;
+		struct arena mem;
+		uint8_t h[32];
+		const char *detail = NULL;
+
+		cvm_open(&many, "cvm-sc-init", APP_A, COMPOSE_OK, "8888888888888888888888888888888888888888");
+		for (int i = 0; i < 6; i++) {
+			memset(h, 0xf1 + i, sizeof(h));
+			assert_int_equal(tee_extend_runtime_event(many.tee, "init-script-hash", h, sizeof(h), &detail),
+					 ERR_OK);
+		}
+		o = default_csr(2);
+		o.cfg.ext_app_info = 1;
+		expect_refused(&many, key, &o, 2, RPC_PERMISSION_DENIED,
+			       "cannot compute APP_INFO from the CSR's evidence: more than 5 init-script-hash events");
+		o.cfg.ext_app_info = 0;
+		arena_init(&mem, 8u << 20, 0);
+		assert_int_equal(sign_cert(&many, key, &o, 2, &res, &mem), ERR_OK);
+		arena_fini(&mem);
+		kh_cvm_close(&many);
+	}
 
 	/* a compose hash the registry denies: the boot-time measurement is authorised like GetAppKey's */
 	cvm_open(&bad, "cvm-sc-bad", APP_A, COMPOSE_BAD, "9999999999999999999999999999999999999999");
@@ -736,6 +859,7 @@ int main(void)
 		cmocka_unit_test(test_denied_compose_hash),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_sign_cert_issued),
+		cmocka_unit_test(test_sign_cert_app_info),
 		cmocka_unit_test(test_sign_cert_refusals),
 		cmocka_unit_test(test_collateral_from_attest_service),
 		/* Last: it stops the registry. */

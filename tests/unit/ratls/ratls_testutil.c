@@ -65,7 +65,7 @@ static void put_event(struct buf_writer *w, int first, const char *name, const v
 		   first ? "" : ",", name, hex, v2 ? ",\"version\":2" : "");
 }
 
-/* dstack's boot sequence: system-preparing, app-id, compose-hash, instance-id, boot-mr-done, key-provider, system-ready. */
+/* dstack's boot sequence: system-preparing, app-id, compose-hash, instance-id, boot-mr-done, key-provider, [init-script-hash...], system-ready. */
 static char *event_log(const struct rt_sim *s, const uint8_t *compose_hash, size_t *len)
 {
 	static const char kp[] = "{\"name\":\"kms\",\"id\":\"3059\"}";
@@ -79,7 +79,13 @@ static char *event_log(const struct rt_sim *s, const uint8_t *compose_hash, size
 	put_event(&w, 0, "compose-hash", compose_hash, 32, s->v2_event);
 	put_event(&w, 0, "instance-id", s->instance_id, 20, 0);
 	put_event(&w, 0, "boot-mr-done", "", 0, 0);
-	put_event(&w, 0, "key-provider", kp, sizeof(kp) - 1, 0);
+	put_event(&w, 0, "key-provider", kp, s->empty_key_provider ? 0 : sizeof(kp) - 1, 0);
+	for (int i = 0; i < s->n_init_scripts; i++) {
+		uint8_t h[64];
+
+		memset(h, 0xf1 + i, sizeof(h));
+		put_event(&w, 0, "init-script-hash", h, s->init_script_len ? (size_t)s->init_script_len : 32, 0);
+	}
 	put_event(&w, 0, "system-ready", "", 0, 0);
 	buf_put_str(&w, "]");
 	if (!buf_cstr(&w)) {

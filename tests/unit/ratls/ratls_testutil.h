@@ -20,6 +20,9 @@ struct rt_sim {
 	/* knobs for the next quote */
 	int tamper_log;                     /* change compose-hash's payload after RTMR3 was computed */
 	int v2_event;                       /* make compose-hash a V2 event (-> V1 msgpack attestation) */
+	int n_init_scripts;                 /* init-script-hash events before system-ready (payload 0xf1 + i) */
+	int init_script_len;                /* their payload size; 0 = 32 */
+	int empty_key_provider;             /* key-provider with an empty payload */
 	int quote_calls;
 };
 
