@@ -5,6 +5,9 @@
 # @phala/dstack-sdk writes it), on kept-alive HTTP/1.1 connections, next to the transport floor
 # measured in the same run: a minimal C HTTP/1.1 echo server (ds_bench_ga_echo) on the same kind of
 # socket answering a fixed small JSON body.
+# Two GetKey workloads: "repeated" cycles through --paths N paths (an app asking again for the keys it
+# uses: the agent answers from its GetKey memo after the first request per path) and "distinct" sends a
+# new path on every request (each one derives a key: two secp256k1 scalar multiplications).
 # dstack-guest-agent (sim TEE, key provider none, its own temporary state dir) and then the echo
 # server run pinned to --server-cpu, one after the other; the client (ds_bench_ga) to --client-cpu.
 # CPU time of the server (utime + stime from /proc/PID/stat) is read at the start and end of each
@@ -19,10 +22,12 @@ usage: bench/guest-agent/run.sh [options]
   --seconds S        measured seconds per case (default 5)
   --warmup S         unrecorded seconds before each measurement (default 1)
   --conc N           connections (one request in flight each) for the loaded cases (default 8)
+  --paths N          paths the "repeated" workload cycles through (default 16)
   --server-cpu C     CPU of the agent and of the echo server (default 0)
   --client-cpu C     CPU of the client (default 1)
   --build-dir D      CMake build directory (default <repo>/build, or $DS_BUILD_DIR)
   --perf S           after the rounds, profile the agent under --conc connections for S seconds
+  --perf-paths N     the --paths of the profiled load (default 0: distinct paths)
   --keep             keep the temporary directory and print its path
   -h, --help
 EOF2
@@ -31,7 +36,7 @@ EOF2
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
 build=${DS_BUILD_DIR:-$root/build}
-rounds=3 seconds=5 warmup=1 conc=8 srv_cpu=0 client_cpu=1 perf_s=0 quick=0 keep=0
+rounds=3 seconds=5 warmup=1 conc=8 paths=16 perf_paths=0 srv_cpu=0 client_cpu=1 perf_s=0 quick=0 keep=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--quick) quick=1 rounds=1 seconds=2 warmup=0.5 ;;
@@ -39,10 +44,12 @@ while [ $# -gt 0 ]; do
 	--seconds) seconds=$2; shift ;;
 	--warmup) warmup=$2; shift ;;
 	--conc) conc=$2; shift ;;
+	--paths) paths=$2; shift ;;
 	--server-cpu) srv_cpu=$2; shift ;;
 	--client-cpu) client_cpu=$2; shift ;;
 	--build-dir) build=$2; shift ;;
 	--perf) perf_s=$2; shift ;;
+	--perf-paths) perf_paths=$2; shift ;;
 	--keep) keep=1 ;;
 	-h | --help) usage; exit 0 ;;
 	*) echo "unknown option: $1" >&2; usage >&2; exit 2 ;;
@@ -108,6 +115,7 @@ dirty=""
 echo "tree:    $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')$dirty"
 echo "pinning: dstack-guest-agent, then ds_bench_ga_echo, on CPU $srv_cpu; the client on CPU $client_cpu"
 echo "rounds:  $rounds x ${seconds}s per case after ${warmup}s warm-up; 1 and $conc kept-alive connections, one request in flight each$([ $quick = 1 ] && echo ' (--quick)')"
+echo "workloads: repeated = $paths paths cycled (the agent memoises GetKey answers), distinct = a new path on every request"
 echo
 
 # ---- the agent: sim TEE, key provider none (local seed), its own state ----
@@ -138,9 +146,10 @@ start_echo() {
 
 results=$work/results
 : >"$results"
-run_case() { # NAME ROUND SOCK PID CONC
+run_case() { # NAME ROUND SOCK PID CONC PATHS
 	local out rc=0
-	out=$(taskset -c "$client_cpu" "$bench" --sock "$3" --conc "$5" --seconds "$seconds" --warmup "$warmup" --watch srv="$4") || rc=$?
+	out=$(taskset -c "$client_cpu" "$bench" --sock "$3" --conc "$5" --paths "$6" --seconds "$seconds" --warmup "$warmup" \
+		--watch srv="$4") || rc=$?
 	[ $rc = 0 ] || [ $rc = 2 ] || die "ds_bench_ga --sock $3 --conc $5 failed"
 	echo "$1 r=$2 $out" >>"$results"
 	printf '  round %d  %-8s %8.0f /s  p50 %7s  p99 %7s  max %8s ms  server CPU %5.2f s -> %7.0f per server CPU-s  client CPU %5.2f s  errors %s\n' \
@@ -151,8 +160,10 @@ run_case() { # NAME ROUND SOCK PID CONC
 for ((r = 1; r <= rounds; r++)); do
 	start_ga
 	echo "round $r: dstack-guest-agent pid $ga_pid on CPU $srv_cpu"
-	run_case ga1 "$r" "$ga_sock" "$ga_pid" 1
-	run_case "ga$conc" "$r" "$ga_sock" "$ga_pid" "$conc"
+	run_case rep1 "$r" "$ga_sock" "$ga_pid" 1 "$paths"
+	run_case "rep$conc" "$r" "$ga_sock" "$ga_pid" "$conc" "$paths"
+	run_case new1 "$r" "$ga_sock" "$ga_pid" 1 0
+	run_case "new$conc" "$r" "$ga_sock" "$ga_pid" "$conc" 0
 	if [ "$perf_s" != 0 ] && [ "$r" = "$rounds" ]; then
 		keep_ga=1
 	else
@@ -161,8 +172,8 @@ for ((r = 1; r <= rounds; r++)); do
 	fi
 	start_echo
 	echo "round $r: ds_bench_ga_echo pid $echo_pid on CPU $srv_cpu"
-	run_case echo1 "$r" "$echo_sock" "$echo_pid" 1
-	run_case "echo$conc" "$r" "$echo_sock" "$echo_pid" "$conc"
+	run_case echo1 "$r" "$echo_sock" "$echo_pid" 1 0
+	run_case "echo$conc" "$r" "$echo_sock" "$echo_pid" "$conc" 0
 	stop_pid "$echo_pid"
 done
 load_end=$(loadavg)
@@ -183,32 +194,42 @@ row() { # NAME LABEL
 }
 row echo1 "floor: ds_bench_ga_echo (fixed 35-byte JSON)"
 row "echo$conc" "floor: ds_bench_ga_echo (fixed 35-byte JSON)"
-row ga1 "dstack-guest-agent POST /GetKey secp256k1"
-row "ga$conc" "dstack-guest-agent POST /GetKey secp256k1"
+row rep1 "dstack-guest-agent GetKey, repeated ($paths paths)"
+row "rep$conc" "dstack-guest-agent GetKey, repeated ($paths paths)"
+row new1 "dstack-guest-agent GetKey, distinct (new path each)"
+row "new$conc" "dstack-guest-agent GetKey, distinct (new path each)"
 echo
-ga_w=$(col "ga$conc" rate) ga_c=$(col "ga$conc" per_cpu_s_srv)
 fl_w=$(col "echo$conc" rate) fl_c=$(col "echo$conc" per_cpu_s_srv)
-echo "ratio ($conc connections): GetKey / floor = $(pct "$ga_c" "$fl_c") per server CPU-second, $(pct "$ga_w" "$fl_w") of the wall rate"
+echo "ratios ($conc connections, per server CPU-second | wall rate):"
+for n in rep new; do
+	echo "  $n / floor = $(pct "$(col "$n$conc" per_cpu_s_srv)" "$fl_c") | $(pct "$(col "$n$conc" rate)" "$fl_w")"
+done
 echo "per-round rates (/s wall | per server CPU-s):"
-for n in echo1 "echo$conc" ga1 "ga$conc"; do
+for n in echo1 "echo$conc" rep1 "rep$conc" new1 "new$conc"; do
 	printf '  %-7s %s\n' "$n" "$(awk -v n="$n" '$1 == n' "$results" | while read -r line; do
 		printf '%.0f | %.0f;  ' "$(field "$line" rate)" "$(field "$line" per_cpu_s_srv)"; done)"
 done
 echo "load average: start $load_start, end $load_end"
 echo
-echo "targets (issue 6, bench/guest-agent):"
-echo "  >= 10,000 GetKey/s on one core:  $(met "$ga_c >= 10000") ($(printf '%.0f' "$ga_c") per agent CPU-second; $(printf '%.0f' "$ga_w")/s wall at $(pct "$(col "ga$conc" cpu_srv_s)" "$(col "ga$conc" seconds)") agent CPU)"
-echo "  >= 50% of the floor:             $(met "$ga_c >= 0.5 * $fl_c") ($(pct "$ga_c" "$fl_c") per server CPU-second); wall rate $(met "$ga_w >= 0.5 * $fl_w") ($(pct "$ga_w" "$fl_w"))"
+echo "targets (issue 6, bench/guest-agent), per workload at $conc connections:"
+for n in rep new; do
+	w=$(col "$n$conc" rate) c=$(col "$n$conc" per_cpu_s_srv)
+	echo "  $n: >= 10,000 GetKey/s on one core: $(met "$c >= 10000") ($(printf '%.0f' "$c") per agent CPU-second;" \
+		"$(printf '%.0f' "$w")/s wall at $(pct "$(col "$n$conc" cpu_srv_s)" "$(col "$n$conc" seconds)") agent CPU)"
+	echo "  $n: >= 50% of the floor: $(met "$c >= 0.5 * $fl_c") ($(pct "$c" "$fl_c") per server CPU-second;" \
+		"wall $(pct "$w" "$fl_w"))"
+done
 echo
 echo "commands (DIR = the temporary directory; ga.conf: listen = unix://DIR/ga.sock, tee.backend = sim, tee.state_dir,"
 echo "          boot.host_shared_dir with app-compose.json {key_provider: none}, boot.local_seed_file = 32 random bytes hex):"
 echo "  taskset -c $srv_cpu $ga_bin serve -c DIR/ga.conf --ready-file DIR/ga.ready"
 echo "  taskset -c $srv_cpu $echo_bin --listen DIR/echo.sock"
-echo "  taskset -c $client_cpu $bench --sock DIR/ga.sock|DIR/echo.sock --conc 1|$conc --seconds $seconds --warmup $warmup --watch srv=PID"
+echo "  taskset -c $client_cpu $bench --sock DIR/ga.sock|DIR/echo.sock --conc 1|$conc --paths $paths|0 --seconds $seconds" \
+	"--warmup $warmup --watch srv=PID"
 
 if [ "$perf_s" != 0 ]; then
 	data=$work/perf.data
-	taskset -c "$client_cpu" "$bench" --sock "$ga_sock" --conc "$conc" --seconds "$((perf_s + 2))" --warmup 0 \
+	taskset -c "$client_cpu" "$bench" --sock "$ga_sock" --conc "$conc" --paths "$perf_paths" --seconds "$((perf_s + 2))" --warmup 0 \
 		--watch srv="$ga_pid" >"$work/perf.load" 2>/dev/null &
 	lp=$!
 	pids+=("$lp")
@@ -218,7 +239,7 @@ if [ "$perf_s" != 0 ]; then
 	wait "$lp"
 	unpid "$lp"
 	echo
-	echo "== perf: dstack-guest-agent (pid $ga_pid), $conc connections: $(field "$(cat "$work/perf.load")" rate)/s during the profile =="
+	echo "== perf: dstack-guest-agent (pid $ga_pid), $conc connections, --paths $perf_paths: $(field "$(cat "$work/perf.load")" rate)/s during the profile =="
 	echo "-- samples by thread:"
 	perf report -i "$data" --stdio --no-children --sort comm -g none 2>/dev/null | awk '/^ +[0-9.]+%/ { printf "  %7s  %s\n", $1, $2; if (++n == 6) exit }'
 	echo "-- inclusive time (children), top 45:"
