@@ -354,6 +354,18 @@ echo "  -> $(grep -o '"key":"[0-9a-f]*"' <<<"$again") (its signature_chain ends 
 info=$(curl -s --max-time 5 --unix-socket "$cvm/dstack.sock" http://dstack/Info)
 echo "  GET /Info -> $(grep -o '"app_id":"[0-9a-f]*"\|"app_name":"[^"]*"' <<<"$info" | tr '\n' ' ')simulated: $(grep -o 'simulated\\": [a-z]*' <<<"$info" | cut -d' ' -f2)"
 [[ $info == *"\"app_id\":\"$app_id\""* ]] || healthy=0
+# A TLS certificate for the app, issued by the KMS, carrying the app's attested identity (APP_INFO).
+tls=$(curl -s --max-time 10 --unix-socket "$cvm/dstack.sock" -X POST http://dstack/GetTlsKey \
+	-d '{"subject":"demo-wallet","alt_names":["wallet.local"],"usage_server_auth":true,"with_app_info":true}')
+echo "  curl --unix-socket $cvm/dstack.sock -X POST http://dstack/GetTlsKey -d '{\"subject\":\"demo-wallet\",...,\"with_app_info\":true}'"
+leaf=$(printf '%s' "$tls" | sed -n 's/.*"certificate_chain":\["\([^"]*\)".*/\1/p' | sed 's/\\n/\n/g')
+leaf_txt=$(printf '%s\n' "$leaf" | openssl x509 -noout -text 2>/dev/null || true)
+if [[ $leaf_txt == *"1.3.6.1.4.1.62397.1.9"* ]]; then
+	echo "  -> a certificate for CN=demo-wallet, issued by $(printf '%s\n' "$leaf" | openssl x509 -noout -issuer 2>/dev/null | sed 's/^issuer=//'), with the APP_INFO extension (app id, compose hash, instance id, measurements)"
+else
+	echo "  -> no certificate with APP_INFO: $(head -c 200 <<<"$tls")"
+	healthy=0
+fi
 # An upgrade nobody approved: same app id, changed compose -> new compose hash -> refused at boot.
 cvm2=$state/cvm-unapproved
 rm -rf "$cvm2"
