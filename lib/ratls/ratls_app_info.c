@@ -80,22 +80,6 @@ static void put_fixstr(struct buf_writer *w, const char *s)
 	buf_put(w, s, n);
 }
 
-static void put_bin(struct buf_writer *w, const uint8_t *p, size_t n)
-{
-	if (n <= 0xff) {
-		buf_put_u8(w, 0xc4);
-		buf_put_u8(w, (uint8_t)n);
-	} else if (n <= 0xffff) {
-		buf_put_u8(w, 0xc5);
-		buf_put_u16be(w, (uint16_t)n);
-	} else {
-		buf_put_u8(w, 0xc6);
-		buf_put_u32be(w, (uint32_t)n);
-	}
-	if (n)
-		buf_put(w, p, n);
-}
-
 err_t ratls_app_info_encode(const struct ratls_app_info *ai, struct buf_writer *w)
 {
 	if (!ai || !w)
@@ -114,17 +98,17 @@ err_t ratls_app_info_encode(const struct ratls_app_info *ai, struct buf_writer *
 
 		put_fixstr(w, FIELD_NAME[f]);
 		if (b) {
-			put_bin(w, b->p, b->len);
+			ratls_msgpack_put_bin(w, b->p, b->len);
 		} else if (f == F_MR_SYSTEM) {
-			put_bin(w, ai->mr_system, 32);
+			ratls_msgpack_put_bin(w, ai->mr_system, 32);
 		} else if (f == F_MR_AGGREGATED) {
-			put_bin(w, ai->mr_aggregated, 32);
+			ratls_msgpack_put_bin(w, ai->mr_aggregated, 32);
 		} else if (!ai->has_init_script_hashes) {
 			buf_put_u8(w, 0xc0);   /* None: nil, the key still present (rmp_serde writes every field) */
 		} else {
 			buf_put_u8(w, (uint8_t)(0x90 | ai->n_init_script_hashes));   /* fixarray: at most 5 */
 			for (size_t i = 0; i < ai->n_init_script_hashes; i++)
-				put_bin(w, ai->init_script_hashes[i], 32);
+				ratls_msgpack_put_bin(w, ai->init_script_hashes[i], 32);
 		}
 	}
 	return buf_writer_status(w);

@@ -873,8 +873,7 @@ static void mp_put_str(struct buf_writer *w, const char *s)
 	mp_put_strn(w, s, strlen(s));
 }
 
-/* serde_bytes-style fields (digest, payloads): msgpack bin. */
-static void mp_put_bin(struct buf_writer *w, const uint8_t *p, size_t n)
+void ratls_msgpack_put_bin(struct buf_writer *w, const uint8_t *p, size_t n)
 {
 	if (n <= 0xff) {
 		buf_put_u8(w, 0xc4);
@@ -906,11 +905,11 @@ static void mp_put_tdx_event(struct buf_writer *w, const struct ratls_event *e)
 	mp_put_str(w, "event_type");
 	mp_put_uint(w, e->event_type);
 	mp_put_str(w, "digest");
-	mp_put_bin(w, e->digest, e->digest_len);
+	ratls_msgpack_put_bin(w, e->digest, e->digest_len);
 	mp_put_str(w, "event");
 	mp_put_strn(w, e->name ? e->name : "", e->name_len);
 	mp_put_str(w, "event_payload");
-	mp_put_bin(w, e->payload, e->payload_len);
+	ratls_msgpack_put_bin(w, e->payload, e->payload_len);
 	if (e->version == 2) {
 		mp_put_str(w, "version");
 		mp_put_uint(w, 2);
@@ -923,7 +922,7 @@ static void mp_put_runtime_event(struct buf_writer *w, const struct ratls_event 
 	mp_put_str(w, "event");
 	mp_put_strn(w, e->name ? e->name : "", e->name_len);
 	mp_put_str(w, "payload");
-	mp_put_bin(w, e->payload, e->payload_len);
+	ratls_msgpack_put_bin(w, e->payload, e->payload_len);
 	mp_put_str(w, "version");
 	mp_put_uint(w, e->version == 2 ? 2 : 1);
 }

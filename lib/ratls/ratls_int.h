@@ -15,4 +15,7 @@
  */
 err_t ratls_msgpack_skip(struct buf_reader *r, unsigned depth, const char **detail) MUST_CHECK;
 
+/* A msgpack bin (bin8/16/32 by length), as serde_bytes-style fields are written. */
+void ratls_msgpack_put_bin(struct buf_writer *w, const uint8_t *p, size_t n);
+
 #endif

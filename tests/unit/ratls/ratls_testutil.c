@@ -2,13 +2,16 @@
 /* Test fixture for RA-TLS: the sim TEE as a quote backend, its dev collateral in a store, and attested certificates. */
 #include "ratls_testutil.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "crypto.h"
 #include "enc.h"
 #include "eventlog.h"
+#include "file.h"
 
 int rt_sim_init(struct rt_sim *s, uint8_t tag)
 {
@@ -180,4 +183,15 @@ void rt_verifier_config(struct rt_sim *s, struct ratls_verifier_config *cfg)
 	cfg->get_collateral = ratls_coll_store_get;
 	cfg->collateral_arg = s->store;
 	cfg->mode = RATLS_REQUIRED;
+}
+
+err_t rt_write_seed(const char *dir, const char *name, const void *p, size_t n)
+{
+	char path[512];
+
+	if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+		return ERR_IO;
+	if (snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path))
+		return ERR_INVALID_ARG;
+	return file_write_atomic(path, p, n, 0644);
 }

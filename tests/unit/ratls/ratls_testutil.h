@@ -36,6 +36,8 @@ char *rt_sim_event_log(const struct rt_sim *s, size_t *len);
 /* A self-signed attested leaf for key (CN "RA-TLS TEMP Cert", clientAuth + serverAuth). NULL on failure. */
 X509 *rt_attested_cert(struct rt_sim *s, EVP_PKEY *key, uint64_t not_before, uint64_t not_after, const char *usage,
 		       X509 *issuer, EVP_PKEY *issuer_key);
+/* Seed files for the fuzz corpora: dir/name (dir created when missing). */
+err_t rt_write_seed(const char *dir, const char *name, const void *p, size_t n) MUST_CHECK;
 /* A verifier config over the fixture's trust and store (mode required, default cache). */
 void rt_verifier_config(struct rt_sim *s, struct ratls_verifier_config *cfg);
 

@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "crypto.h"
 #include "enc.h"
@@ -556,19 +555,6 @@ static void test_from_evidence_refusals(void **state)
 	EVP_PKEY_free(key);
 }
 
-static void write_seed(const char *dir, const char *name, const void *p, size_t n)
-{
-	char path[512];
-	FILE *f;
-
-	mkdir(dir, 0755);
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	f = fopen(path, "wb");
-	assert_non_null(f);
-	assert_int_equal(fwrite(p, 1, n, f), n);
-	fclose(f);
-}
-
 /* DS_RATLS_WRITE_CORPUS=<fuzz/corpus> writes the seeds for fuzz_ratls_app_info: both vectors, and the sim's. */
 static void test_write_corpus(void **state)
 {
@@ -582,10 +568,10 @@ static void test_write_corpus(void **state)
 		skip();
 	snprintf(sub, sizeof(sub), "%s/ratls_app_info", dir);
 	p = unhex(LEGACY_HEX, &n);
-	write_seed(sub, "legacy_positional.bin", p, n);
+	assert_int_equal(rt_write_seed(sub, "legacy_positional.bin", p, n), ERR_OK);
 	free(p);
 	p = unhex(NAMED_HEX, &n);
-	write_seed(sub, "named_init_hashes.bin", p, n);
+	assert_int_equal(rt_write_seed(sub, "named_init_hashes.bin", p, n), ERR_OK);
 	free(p);
 	{
 		EVP_PKEY *key = ratls_key_new();
@@ -595,7 +581,7 @@ static void test_write_corpus(void **state)
 		buf_writer_init(&info, RATLS_APP_INFO_MAX);
 		f->s.n_init_scripts = 0;
 		assert_int_equal(ratls_app_info_for_key(key, rt_sim_quote, &f->s, NULL, NULL, &info, NULL), ERR_OK);
-		write_seed(sub, "named_sim.bin", info.p, info.len);
+		assert_int_equal(rt_write_seed(sub, "named_sim.bin", info.p, info.len), ERR_OK);
 		buf_writer_free(&info);
 		EVP_PKEY_free(key);
 	}

@@ -9,12 +9,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include <openssl/ec.h>
 #include <openssl/x509.h>
 
 #include "ratls.h"
+#include "ratls_testutil.h"
 
 static const char *const NAMES[] = { "app.example.com", "10.0.0.1" };
 static const uint8_t ATT[] = { 0x00, 0x00, 0x04, 0xaa, 0xbb };
@@ -419,19 +419,6 @@ static void test_signature(void **state)
 	arena_fini(&a);
 }
 
-static void write_seed(const char *dir, const char *name, const void *p, size_t n)
-{
-	char path[512];
-	FILE *f;
-
-	mkdir(dir, 0755);
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	f = fopen(path, "wb");
-	assert_non_null(f);
-	assert_int_equal(fwrite(p, 1, n, f), n);
-	fclose(f);
-}
-
 /* DS_RATLS_WRITE_CORPUS=<fuzz/corpus> writes seeds for fuzz_ratls_csr: a byte whose low bit is the version (0: V1, 1: V2), then the CSR. */
 static void test_write_corpus(void **state)
 {
@@ -448,7 +435,7 @@ static void test_write_corpus(void **state)
 	buf_writer_init(&w, RATLS_CSR_MAX);
 	buf_put_u8(&w, 1);
 	assert_int_equal(ratls_csr_encode(&c, &w), ERR_OK);
-	write_seed(sub, "v2_full.bin", w.p, w.len);
+	assert_int_equal(rt_write_seed(sub, "v2_full.bin", w.p, w.len), ERR_OK);
 	buf_writer_clear(&w);
 	c.config.org_name = NULL;
 	c.config.n_alt_names = 0;
@@ -456,7 +443,7 @@ static void test_write_corpus(void **state)
 	c.config.has_not_before = 1;
 	buf_put_u8(&w, 1);
 	assert_int_equal(ratls_csr_encode(&c, &w), ERR_OK);
-	write_seed(sub, "v2_min.bin", w.p, w.len);
+	assert_int_equal(rt_write_seed(sub, "v2_min.bin", w.p, w.len), ERR_OK);
 	buf_writer_clear(&w);
 	c.version = 1;
 	c.config.has_not_before = 0;
@@ -466,7 +453,7 @@ static void test_write_corpus(void **state)
 	c.event_log_len = 2;
 	buf_put_u8(&w, 0);
 	assert_int_equal(ratls_csr_encode(&c, &w), ERR_OK);
-	write_seed(sub, "v1.bin", w.p, w.len);
+	assert_int_equal(rt_write_seed(sub, "v1.bin", w.p, w.len), ERR_OK);
 	/* with real sim evidence, when the attestation corpus has it */
 	{
 		char path[512];
@@ -493,7 +480,7 @@ static void test_write_corpus(void **state)
 			buf_writer_clear(&w);
 			buf_put_u8(&w, 1);
 			assert_int_equal(ratls_csr_encode(&c, &w), ERR_OK);
-			write_seed(sub, "v2_sim_tdx.bin", w.p, w.len);
+			assert_int_equal(rt_write_seed(sub, "v2_sim_tdx.bin", w.p, w.len), ERR_OK);
 			buf_writer_free(&spk);
 			EVP_PKEY_free(k);
 		}
