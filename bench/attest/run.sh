@@ -204,12 +204,16 @@ if [ "$svc_n" != 0 ]; then
 	: >"$work/svc.us"
 fi
 svc_call() { # URL REQFILE -> prints microseconds; dies unless 200 with an accepted UpToDate verdict
-	local out code t
-	out=$(taskset -c "$cpu" curl -s -o "$work/svc.resp" -w '%{http_code} %{time_total}' \
+	local out body code t
+	# The answer comes back through a pipe, its last line being curl's "code time": curl's time_total
+	# runs until the body is written out, and writing it to a file (created or truncated on a
+	# disk-backed /tmp for every call) added 0.2-1 ms of the client's own I/O to each measurement.
+	out=$(taskset -c "$cpu" curl -s -w '\n%{http_code} %{time_total}' \
 		-H 'content-type: application/json' --data-binary @"$2" "$1/dstack.attest.v1.Attest/Verify") || die "curl Verify failed"
-	read -r code t <<<"$out"
-	[ "$code" = 200 ] && grep -q '"ok":true' "$work/svc.resp" && grep -q '"tcbStatus":"TCB_STATUS_UP_TO_DATE"' "$work/svc.resp" ||
-		{ head -c 600 "$work/svc.resp" >&2; die "Verify answered $code without an accepted UpToDate verdict"; }
+	body=${out%$'\n'*}
+	read -r code t <<<"${out##*$'\n'}"
+	[ "$code" = 200 ] && grep -q '"ok":true' <<<"$body" && grep -q '"tcbStatus":"TCB_STATUS_UP_TO_DATE"' <<<"$body" ||
+		{ head -c 600 <<<"$body" >&2; die "Verify answered $code without an accepted UpToDate verdict"; }
 	awk -v t="$t" 'BEGIN { printf "%.1f\n", t * 1e6 }'
 }
 start_verifier() { # DIR: a verifier whose collateral.cache_dir is DIR/cache; sets svc_pid, vurl
@@ -378,7 +382,7 @@ echo "  taskset -c $cpu node bench/attest/dcapqvl_bench.mjs --quote $quote --col
 if [ "$svc_n" != 0 ]; then
 	echo "  taskset -c $pccs_cpu $attest_bin serve -c pccs.conf --ready-file F   (PCCS: collateral.mode = offline, collateral.dir = $(dirname "$coll"), collateral.test_now = $now)"
 	echo "  per verifier: taskset -c $cpu $attest_bin serve -c v.conf --ready-file F   (collateral.mode = pccs, collateral.pccs_url = $purl, collateral.cache_dir = <new, absent>, collateral.test_now = $now, collateral.retries = 0)"
-	echo "    then 3x: taskset -c $cpu curl -s -w '%{http_code} %{time_total}' -H 'content-type: application/json' --data-binary @verify.json URL/dstack.attest.v1.Attest/Verify"
+	echo "    then 3x: taskset -c $cpu curl -s -w '\\n%{http_code} %{time_total}' -H 'content-type: application/json' --data-binary @verify.json URL/dstack.attest.v1.Attest/Verify   (body to a pipe, not a file)"
 	echo "    (verify.json: {\"evidence\":{\"kind\":\"EVIDENCE_KIND_TDX_QUOTE\",\"quote\":\"<base64>\"},\"bypassCache\":true}; the 3rd without bypassCache), then kill -TERM PID"
 	echo "  control per verifier: the same with collateral.cache_dir = a copy of the first verifier's filled cache; one Verify"
 fi

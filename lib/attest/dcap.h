@@ -306,6 +306,21 @@ struct dcap_pck_leaf {
 	size_t akid_len;
 };
 err_t dcap_pck_leaf_parse(const uint8_t *der, size_t len, struct dcap_pck_leaf *out) MUST_CHECK;
+/* dcap_pck_ca_type on a dcap_pck_leaf_parse result's issuer: 1 Platform CA, 0 Processor CA, -1 otherwise (exactly one CN). */
+int dcap_pck_leaf_ca_type(const struct dcap_pck_leaf *leaf);
+
+/*
+ * Where a quote's collateral is, without OpenSSL's X509 (whose d2i costs
+ * more than a signature check in OpenSSL 3.0): the FMSPC and the issuing
+ * CA of the first certificate of a type-5 PCK chain, read as
+ * pck_leaf_fast reads it (canonical PEM, dcap_pck_leaf_parse's shape, the
+ * SGX extension as dcap_pck_ext_parse parses it, exactly one issuer CN
+ * naming a PCK CA). Nothing is verified and the rest of the chain is not
+ * looked at: this only names the collateral to fetch; the verification
+ * parses and checks the whole chain itself. ERR_ATTEST_CERT_CHAIN when any
+ * of that does not hold (a caller then reads the leaf with OpenSSL).
+ */
+err_t dcap_quote_pck_locate(const struct dcap_quote *q, struct dcap_pck_info *out) MUST_CHECK;
 
 /* ---------------------------------------------------------------------------------------------- */
 /* TCB evaluation (reference A.6 steps 7, 12, 13), pure over parsed inputs.                       */
@@ -394,6 +409,23 @@ struct dcap_vcoll {
  */
 err_t dcap_vcoll_new(const struct dcap_collateral *c, const struct attest_trust *t, struct dcap_vcoll **out,
 		     const char **detail) MUST_CHECK;
+/*
+ * What a caller already parsed from the collateral (all borrowed; NULLs and
+ * zeros for none). In OpenSSL 3.0 parsing a certificate costs more than
+ * checking a signature, and a caller that has parsed the chains and CRLs
+ * (the collateral cache does, to check them) need not pay for it twice.
+ */
+#define DCAP_KNOWN_MAX 8
+struct dcap_preparsed {
+	X509 *const *certs;        /* a chain block whose DER is byte-for-byte one of these uses it, as the */
+	size_t n_certs;            /* trust anchors are used (NULL entries skipped; at most DCAP_KNOWN_MAX) */
+	X509_CRL *root_ca_crl;     /* used when its DER is byte-for-byte c->root_ca_crl */
+	X509_CRL *pck_crl;         /* used when its DER is byte-for-byte c->pck_crl */
+};
+
+/* dcap_vcoll_new with `pre` (may be NULL): the same result, without parsing what `pre` holds again. */
+err_t dcap_vcoll_new_pre(const struct dcap_collateral *c, const struct attest_trust *t,
+			 const struct dcap_preparsed *pre, struct dcap_vcoll **out, const char **detail) MUST_CHECK;
 void dcap_vcoll_free(struct dcap_vcoll *vc);
 
 /*

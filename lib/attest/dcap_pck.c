@@ -659,3 +659,19 @@ err_t dcap_pck_leaf_parse(const uint8_t *der, size_t len, struct dcap_pck_leaf *
 		return ERR_ATTEST_CERT_CHAIN;
 	return ERR_OK;
 }
+
+int dcap_pck_leaf_ca_type(const struct dcap_pck_leaf *leaf)
+{
+	struct buf_reader r, name;
+
+	if (!leaf || !leaf->issuer)
+		return -1;
+	buf_reader_init(&r, leaf->issuer, leaf->issuer_len);
+	if (der_get(&r, TAG_SEQUENCE, &name) || buf_expect_end(&r))
+		return -1;
+	if (name_cn_is(name, "Intel SGX PCK Platform CA") == ERR_OK)
+		return 1;
+	if (name_cn_is(name, "Intel SGX PCK Processor CA") == ERR_OK)
+		return 0;
+	return -1;
+}

@@ -80,8 +80,8 @@ static err_t map_x509_error(int e, int depth, const char **detail, const char *w
  * result can be reused for any `now` inside them. On success *chain_out
  * (if not NULL) gets the verified chain, leaf first (caller frees).
  */
-static err_t chain_verify(X509_STORE *store, X509 *leaf, STACK_OF(X509) *untrusted, STACK_OF(X509) **chain_out,
-			  const char **detail, const char *what)
+static err_t chain_verify(X509_STORE *store, X509 *leaf, STACK_OF(X509) *untrusted, int leaf_crl_only,
+			  STACK_OF(X509) **chain_out, const char **detail, const char *what)
 {
 	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
 	err_t err = ERR_OK;
@@ -94,6 +94,8 @@ static err_t chain_verify(X509_STORE *store, X509 *leaf, STACK_OF(X509) *untrust
 		goto out;
 	}
 	X509_VERIFY_PARAM_set_flags(X509_STORE_CTX_get0_param(ctx), X509_V_FLAG_NO_CHECK_TIME);
+	if (leaf_crl_only)
+		X509_VERIFY_PARAM_clear_flags(X509_STORE_CTX_get0_param(ctx), X509_V_FLAG_CRL_CHECK_ALL);
 	if (X509_verify_cert(ctx) != 1) {
 		xerr = X509_STORE_CTX_get_error(ctx);
 		err = map_x509_error(xerr, X509_STORE_CTX_get_error_depth(ctx), detail, what);
@@ -240,6 +242,43 @@ static size_t pem_canonical(const uint8_t *der, size_t n, char *out, size_t cap)
 }
 
 /*
+ * The DER inside one PEM block (PEM_BEGIN up to the end of PEM_END) when
+ * the block is exactly the canonical text of that DER (pem_canonical): the
+ * form OpenSSL's PEM reader decodes to the same bytes. Malloc'd (caller
+ * frees); NULL for any other spelling or when out of memory.
+ */
+static uint8_t *block_der_canonical(const char *block, size_t block_len, size_t *der_len)
+{
+	const char *end = block + block_len - PEM_END_LEN;
+	char *text = NULL, *canon = NULL;
+	uint8_t *der = NULL;
+	size_t tl = 0, dl = 0;
+	int ok = 0;
+
+	*der_len = 0;
+	if (block_len < PEM_BEGIN_LEN + PEM_END_LEN)
+		return NULL;
+	text = malloc(block_len + 1);
+	canon = malloc(block_len + 1);
+	der = malloc(block_len + 1);
+	if (text && canon && der) {
+		for (const char *c = block + PEM_BEGIN_LEN; c < end; c++)
+			if (*c != '\n')
+				text[tl++] = *c;
+		ok = base64_decode(der, block_len, &dl, text, tl) == ERR_OK && dl > 0 &&
+		     pem_canonical(der, dl, canon, block_len + 1) == block_len && memcmp(canon, block, block_len) == 0;
+	}
+	free(text);
+	free(canon);
+	if (!ok) {
+		free(der);
+		return NULL;
+	}
+	*der_len = dl;
+	return der;
+}
+
+/*
  * pem_certs_parse (lib/crypto), except that a block whose DER is
  * byte-for-byte that of a certificate in `known` yields a reference to that
  * certificate instead of a fresh parse. Why: in OpenSSL 3.0 parsing one
@@ -258,8 +297,8 @@ static STACK_OF(X509) *chain_parse(const char *pem, size_t len, X509 *const *kno
 	static const char begin[] = "-----BEGIN CERTIFICATE-----", end_marker[] = "-----END CERTIFICATE-----";
 	const size_t blen = sizeof(begin) - 1, elen = sizeof(end_marker) - 1;
 	STACK_OF(X509) *sk = NULL, *one = NULL, *ret = NULL;
-	unsigned char *kder[4] = { NULL, NULL, NULL, NULL };
-	int klen[4] = { 0, 0, 0, 0 };
+	unsigned char *kder[2 + DCAP_KNOWN_MAX] = { NULL };
+	int klen[2 + DCAP_KNOWN_MAX] = { 0 };
 	size_t pos = 0;
 
 	if (!pem || len > ((size_t)16 << 20) || n_known > ARRAY_LEN(kder))   /* pem_certs_parse's input cap */
@@ -368,7 +407,14 @@ static err_t collateral_chain(struct dcap_vcoll *vc, STACK_OF(X509) *parsed, con
 		goto out;
 	}
 	(void)sk_X509_shift(untrusted);
-	err = chain_verify(vc->store, leaf, untrusted, &verified, detail, what);
+	/*
+	 * A two-certificate chain is the leaf and the anchor, and the anchor's
+	 * standing in the root CRL (listed or not, the CRL's signature and
+	 * window) was checked explicitly before any chain: revocation checking
+	 * at every level would only verify the root CRL's signature once more.
+	 * Longer chains keep CRL_CHECK_ALL.
+	 */
+	err = chain_verify(vc->store, leaf, untrusted, n == 2, &verified, detail, what);
 	if (err)
 		goto out;
 	if (!cn_equals(X509_get_subject_name(leaf), want_cn) ||
@@ -503,9 +549,42 @@ static err_t keep_ders(struct dcap_vcoll *vc)
 err_t dcap_vcoll_new(const struct dcap_collateral *c, const struct attest_trust *t, struct dcap_vcoll **out,
 		     const char **detail)
 {
+	return dcap_vcoll_new_pre(c, t, NULL, out, detail);
+}
+
+/*
+ * x509_crl_from_bytes, except that `known` (may be NULL) is used instead of
+ * a fresh parse when the bytes are exactly its DER: what the parse would
+ * have made of them. A new reference either way; NULL when they are not a CRL.
+ */
+static X509_CRL *crl_known_or_parse(X509_CRL *known, const uint8_t *der, size_t len)
+{
+	unsigned char *kder = NULL;
+	int klen;
+	int same;
+
+	if (known && der && len > 0 && len <= INT_MAX) {
+		klen = i2d_X509_CRL(known, &kder);
+		same = klen > 0 && (size_t)klen == len && memcmp(kder, der, len) == 0;
+		OPENSSL_free(kder);
+		if (same && X509_CRL_up_ref(known) == 1)
+			return known;
+		ERR_clear_error();
+	}
+	return x509_crl_from_bytes(der, len);
+}
+
+err_t dcap_vcoll_new_pre(const struct dcap_collateral *c, const struct attest_trust *t,
+			 const struct dcap_preparsed *pre, struct dcap_vcoll **out, const char **detail)
+{
+	static const struct dcap_preparsed none;
+	X509 *const *known;
+	size_t n_known;
 	struct dcap_vcoll *vc = NULL;
 	STACK_OF(X509) *tcb_chain = NULL, *qe_chain = NULL, *crl_chain = NULL, *parsed = NULL;
 	X509_REVOKED *rev = NULL;
+	/* Known certificates: [0], [1] the two roots (then [1] the chosen anchor alone), [2..] the caller's. */
+	X509 *kn[2 + DCAP_KNOWN_MAX] = { NULL };
 	X509 *last;
 	size_t tcb_chain_win;
 	int n;
@@ -514,6 +593,14 @@ err_t dcap_vcoll_new(const struct dcap_collateral *c, const struct attest_trust 
 	*out = NULL;
 	if (!c || !t)
 		return fail(detail, ERR_INVALID_ARG, "dcap: no collateral or trust anchors");
+	if (!pre)
+		pre = &none;
+	known = pre->certs;
+	n_known = pre->n_certs;
+	if (n_known > DCAP_KNOWN_MAX || (n_known && !known))
+		return fail(detail, ERR_INVALID_ARG, "dcap: too many known certificates");
+	for (size_t i = 0; i < n_known; i++)
+		kn[2 + i] = known[i];
 	if (!c->tcb_info || !c->qe_identity || !c->root_ca_crl || !c->pck_crl || !c->tcb_info_issuer_chain ||
 	    !c->qe_identity_issuer_chain || !c->pck_crl_issuer_chain)
 		return fail(detail, ERR_ATTEST_COLLATERAL_MISSING, "collateral: a required item is missing");
@@ -528,11 +615,12 @@ err_t dcap_vcoll_new(const struct dcap_collateral *c, const struct attest_trust 
 	 * the caller configured one and the TCB info chain ends in it. Every
 	 * other chain must then end in the same certificate.
 	 */
-	{
-		X509 *const roots[2] = { t->intel_root, t->intel_dev_root };
-
-		tcb_chain = chain_parse(c->tcb_info_issuer_chain, c->tcb_info_issuer_chain_len, roots, 2);
-	}
+	kn[0] = t->intel_root;
+	kn[1] = t->intel_dev_root;
+	tcb_chain = chain_parse(c->tcb_info_issuer_chain, c->tcb_info_issuer_chain_len, kn, 2 + n_known);
+	/* From here on only the chosen anchor is known as a root. */
+	kn[0] = NULL;
+	kn[1] = NULL;
 	if (!tcb_chain) {
 		err = fail(detail, ERR_ATTEST_CERT_CHAIN, "TCB info issuer chain is not valid PEM");
 		goto out;
@@ -548,9 +636,10 @@ err_t dcap_vcoll_new(const struct dcap_collateral *c, const struct attest_trust 
 		goto out;
 	}
 	X509_up_ref(vc->anchor);
+	kn[1] = vc->anchor;
 
 	/* Root CRL first (dcap-qvl order): signed by the anchor, and the anchor itself not revoked. */
-	vc->root_crl = x509_crl_from_bytes(c->root_ca_crl, c->root_ca_crl_len);
+	vc->root_crl = crl_known_or_parse(pre->root_ca_crl, c->root_ca_crl, c->root_ca_crl_len);
 	if (!vc->root_crl) {
 		err = fail(detail, ERR_ATTEST_CRL_INVALID, "root CA CRL is not a DER CRL");
 		goto out;
@@ -565,7 +654,7 @@ err_t dcap_vcoll_new(const struct dcap_collateral *c, const struct attest_trust 
 	err = crl_window(vc, vc->root_crl, detail, "root CA CRL");
 	if (err)
 		goto out;
-	vc->pck_crl = x509_crl_from_bytes(c->pck_crl, c->pck_crl_len);
+	vc->pck_crl = crl_known_or_parse(pre->pck_crl, c->pck_crl, c->pck_crl_len);
 	if (!vc->pck_crl) {
 		err = fail(detail, ERR_ATTEST_CRL_INVALID, "PCK CRL is not a DER CRL");
 		goto out;
@@ -629,8 +718,11 @@ err_t dcap_vcoll_new(const struct dcap_collateral *c, const struct attest_trust 
 		for (int i = 0; i < sk_X509_num(qe_chain); i++)
 			X509_up_ref(sk_X509_value(qe_chain, i));
 	} else {
-		err = collateral_chain(vc, NULL, c->qe_identity_issuer_chain, c->qe_identity_issuer_chain_len,
+		/* collateral_chain takes the parse (NULL: it parses with the anchor alone and fails there). */
+		parsed = chain_parse(c->qe_identity_issuer_chain, c->qe_identity_issuer_chain_len, kn + 1, 1 + n_known);
+		err = collateral_chain(vc, parsed, c->qe_identity_issuer_chain, c->qe_identity_issuer_chain_len,
 				       "Intel SGX TCB Signing", 0, &qe_chain, detail, "QE identity issuer chain");
+		parsed = NULL;
 		if (err)
 			goto out;
 	}
@@ -645,7 +737,7 @@ err_t dcap_vcoll_new(const struct dcap_collateral *c, const struct attest_trust 
 	 * root CRL), then the CRL's name and signature against that CA. The CA
 	 * becomes the anchor of the fast path for PCK leaves it issued.
 	 */
-	crl_chain = chain_parse(c->pck_crl_issuer_chain, c->pck_crl_issuer_chain_len, &vc->anchor, 1);
+	crl_chain = chain_parse(c->pck_crl_issuer_chain, c->pck_crl_issuer_chain_len, kn + 1, 1 + n_known);
 	n = crl_chain ? sk_X509_num(crl_chain) : 0;
 	if (n < 2) {
 		err = fail(detail, ERR_ATTEST_CERT_CHAIN, "PCK CRL issuer chain is not valid PEM");
@@ -803,12 +895,11 @@ static err_t vfail(struct attest_verdict *v, err_t e, const char *why)
 static EVP_PKEY *pck_leaf_fast(const struct dcap_vcoll *vc, const struct dcap_quote *q, struct dcap_platform *pl)
 {
 	const char *pem = (const char *)q->cert_data;
-	size_t len = q->cert_data_len, pos = 0, nblk = 0, tl = 0, dl = 0, cl;
+	size_t len = q->cert_data_len, pos = 0, nblk = 0, dl = 0;
 	struct dcap_pck_leaf leaf;
 	ASN1_INTEGER *serial = NULL;
 	X509_REVOKED *rev = NULL;
 	EVP_PKEY *key = NULL;
-	char *text = NULL, *canon = NULL;
 	uint8_t *der = NULL;
 	const uint8_t *sp;
 
@@ -841,18 +932,8 @@ static EVP_PKEY *pck_leaf_fast(const struct dcap_vcoll *vc, const struct dcap_qu
 		block_len = (size_t)(end - block) + PEM_END_LEN;
 		if (nblk == 0) {
 			/* The leaf: decode the lines between the markers, then require the canonical text of that DER. */
-			text = malloc(block_len + 1);
-			der = malloc(block_len + 1);
-			canon = malloc(block_len + 1);
-			if (!text || !der || !canon)
-				goto out;
-			for (const char *c = block + PEM_BEGIN_LEN; c < end; c++)
-				if (*c != '\n')
-					text[tl++] = *c;
-			if (base64_decode(der, block_len, &dl, text, tl) || dl == 0)
-				goto out;
-			cl = pem_canonical(der, dl, canon, block_len + 1);
-			if (cl != block_len || memcmp(canon, block, block_len) != 0)
+			der = block_der_canonical(block, block_len, &dl);
+			if (!der)
 				goto out;
 		} else if (nblk == 1) {
 			/* The PCK CA that signed the verified PCK CRL, byte for byte. */
@@ -889,11 +970,48 @@ out:
 	if (!key)
 		memset(pl, 0, sizeof(*pl));
 	ASN1_INTEGER_free(serial);
-	free(text);
 	free(der);
-	free(canon);
 	ERR_clear_error();
 	return key;
+}
+
+err_t dcap_quote_pck_locate(const struct dcap_quote *q, struct dcap_pck_info *out)
+{
+	const char *pem, *end;
+	size_t len, pos = 0, block_len, dl = 0;
+	struct dcap_pck_leaf leaf;
+	uint8_t *der = NULL;
+	int ca;
+	err_t err = ERR_ATTEST_CERT_CHAIN;
+
+	memset(out, 0, sizeof(*out));
+	if (!q || q->cert_type != DCAP_CERT_PCK_CHAIN || !q->cert_data || q->cert_data_len == 0 ||
+	    q->cert_data_len > DCAP_QUOTE_MAX)
+		return ERR_ATTEST_CERT_CHAIN;
+	pem = (const char *)q->cert_data;
+	len = q->cert_data_len;
+	if (pem[len - 1] == 0)
+		len--;
+	/* The first block, framed as pck_leaf_fast frames it. */
+	while (pos < len && (pem[pos] == ' ' || pem[pos] == '\t' || pem[pos] == '\r' || pem[pos] == '\n'))
+		pos++;
+	if (len - pos < PEM_BEGIN_LEN || memcmp(pem + pos, PEM_BEGIN, PEM_BEGIN_LEN) != 0)
+		return ERR_ATTEST_CERT_CHAIN;
+	end = memmem(pem + pos, len - pos, PEM_END, PEM_END_LEN);
+	if (!end)
+		return ERR_ATTEST_CERT_CHAIN;
+	block_len = (size_t)(end - (pem + pos)) + PEM_END_LEN;
+	der = block_der_canonical(pem + pos, block_len, &dl);
+	if (!der || dcap_pck_leaf_parse(der, dl, &leaf) != ERR_OK || (ca = dcap_pck_leaf_ca_type(&leaf)) < 0 ||
+	    dcap_pck_ext_parse(leaf.sgx_ext, leaf.sgx_ext_len, out, NULL) != ERR_OK)
+		goto out;
+	out->ca_platform = ca;
+	err = ERR_OK;
+out:
+	if (err != ERR_OK)
+		memset(out, 0, sizeof(*out));
+	free(der);
+	return err;
 }
 
 /*
@@ -962,7 +1080,7 @@ static err_t verify_platform(const struct dcap_vcoll *vc, const struct dcap_quot
 	 */
 	fast = allow_fast && X509_cmp(ca, vc->pck_ca) == 0;
 	if (fast) {
-		err = chain_verify(vc->store_pck_ca, leaf, NULL, &verified, detail, "PCK certificate chain");
+		err = chain_verify(vc->store_pck_ca, leaf, NULL, 0, &verified, detail, "PCK certificate chain");
 		if (err)
 			goto out;
 		if (X509_CRL_get0_by_cert(vc->pck_crl, &rev, leaf) == 1) {
@@ -975,7 +1093,7 @@ static err_t verify_platform(const struct dcap_vcoll *vc, const struct dcap_quot
 			err = ERR_NOMEM;
 			goto out;
 		}
-		err = chain_verify(vc->store, leaf, untrusted, &verified, detail, "PCK certificate chain");
+		err = chain_verify(vc->store, leaf, untrusted, 0, &verified, detail, "PCK certificate chain");
 		if (err)
 			goto out;
 	}

@@ -55,6 +55,8 @@ struct sim_params {
 	uint16_t qe_isvsvn;
 	int pck_ca_processor;       /* issue the PCK leaf from "Intel SGX PCK Processor CA" (else Platform CA) */
 	int revoke_pck_leaf;        /* list the PCK leaf's serial in the PCK CRL */
+	int revoke_tcb_signing;     /* list the TCB Signing certificate's serial in the root CA CRL */
+	int revoke_pck_ca;          /* list the PCK CA's serial in the root CA CRL */
 	/* SEV-SNP platform: the VCEK is issued for this TCB. */
 	enum sim_snp_product snp_product;
 	uint8_t snp_bl_spl, snp_tee_spl, snp_snp_spl, snp_ucode_spl, snp_fmc_spl; /* fmc: Turin only */

@@ -1290,9 +1290,18 @@ static err_t intel_build(struct sim_pki *pki)
 			goto out;
 	}
 
-	/* CRLs: the root's lists nothing; the PCK CA's lists the leaf on request. */
-	if ((rc = crl_build(pki, CN_ROOT, &pki->root, NULL, 0, &pki->root_crl)))
-		goto out;
+	/* CRLs: the root's lists the TCB Signing certificate and the PCK CA on request (else nothing); the PCK CA's the leaf. */
+	{
+		const uint8_t *rev[2];
+		size_t n = 0;
+
+		if (p->revoke_tcb_signing)
+			rev[n++] = s_tcb;
+		if (p->revoke_pck_ca)
+			rev[n++] = s_ca;
+		if ((rc = crl_build(pki, CN_ROOT, &pki->root, n ? rev : NULL, n, &pki->root_crl)))
+			goto out;
+	}
 	{
 		const uint8_t *rev[1] = { s_leaf };
 

@@ -33,6 +33,8 @@ enum { RES_HIT = 0, RES_MISS, RES_STALE, RES_ERROR, RES_COUNT };
 static const char *const res_names[RES_COUNT] = { "hit", "miss", "stale", "error" };
 enum { UP_OK = 0, UP_NOT_FOUND, UP_INVALID, UP_ERROR, UP_COUNT };
 static const char *const up_names[UP_COUNT] = { "ok", "not_found", "invalid", "error" };
+enum { DISK_OK = 0, DISK_ERROR, DISK_DROPPED };
+static const char *const disk_names[] = { "ok", "error", "dropped" };
 
 struct coll_waiter {
 	struct coll_waiter *next;
@@ -85,17 +87,20 @@ struct attest_collateral {
 	struct attest_coll_config cfg;     /* strings borrowed from the caller */
 	char *pccs_base, *kds_base, *root_crl_url;
 	struct http_fetcher *http;
+	struct attest_coll_certs *certs;   /* chain certificates parsed so far, and the trust anchors */
 	struct coll_entry *buckets[BUCKETS];
 	size_t nentries, ninflight, max_entries;
 	struct coll_deferred *dq, **dq_tail;
 	struct event *dq_ev;
 	uint64_t clock_mono_ms;            /* mono_ms() at start, for test_now */
-	int disk;                          /* cache_dir is usable for writing */
 	int closing;
 	struct metric *m_req[ATTEST_COLL_KIND_COUNT][RES_COUNT];
 	struct metric *m_up[ATTEST_COLL_KIND_COUNT][UP_COUNT];
 	struct metric_hist *m_fetch[ATTEST_COLL_KIND_COUNT];
 	struct metric *m_entries;
+	struct attest_coll_writer *writer; /* cache files, written off the loop; NULL without a usable cache_dir */
+	struct metric *m_disk[3];          /* disk writes: ok, error, dropped */
+	struct metric *m_disk_pending;
 };
 
 static void fetch_start_attempt(struct coll_fetch *f);
@@ -284,6 +289,49 @@ static void metrics_setup(struct attest_collateral *c, struct metrics *m)
 						  "Time to fetch collateral from upstream, retries included.", labels);
 	}
 	c->m_entries = metrics_series(m, METRIC_GAUGE, "attest_collateral_entries", "Collateral cache entries held.", NULL);
+	for (unsigned r = 0; r < ARRAY_LEN(disk_names); r++) {
+		snprintf(labels, sizeof(labels), "result=\"%s\"", disk_names[r]);
+		c->m_disk[r] = metrics_series(m, METRIC_COUNTER, "attest_collateral_disk_writes_total",
+					      "Cache files written after a fetch (ok), failed (error), or not queued (dropped).",
+					      labels);
+	}
+	c->m_disk_pending = metrics_series(m, METRIC_GAUGE, "attest_collateral_disk_writes_pending",
+					   "Fetched artefacts answered but not yet written to the disk cache.", NULL);
+}
+
+/* ---- disk cache ---- */
+
+static void on_written(void *arg, const struct attest_coll_blob *b, err_t err, const char *detail)
+{
+	struct attest_collateral *c = arg;
+	char name[ATTEST_COLL_KEY_MAX];
+
+	metric_add(c->m_disk[err == ERR_OK ? DISK_OK : DISK_ERROR], 1);
+	if (err != ERR_OK)
+		log_warn(LOG_PFX, "%s: not written to the disk cache: %s",
+			 attest_coll_key_format(&b->key, name, sizeof(name)) == ERR_OK ? name : "?",
+			 detail ? detail : err_str(err));
+	metric_set(c->m_disk_pending, (int64_t)attest_coll_writer_pending(c->writer));
+}
+
+/*
+ * Persist a fetched artefact. The waiters are answered from memory without
+ * waiting for this: the file is written afterwards, off the loop
+ * (struct attest_coll_writer); losing it costs a refetch, never a wrong answer.
+ */
+static void disk_put(struct attest_collateral *c, struct coll_entry *e, struct attest_coll_blob *b)
+{
+	err_t err;
+
+	if (!c->writer)
+		return;
+	err = attest_coll_writer_put(c->writer, b);
+	if (err != ERR_OK) {
+		metric_add(c->m_disk[DISK_DROPPED], 1);
+		log_warn(LOG_PFX, "%s: not written to the disk cache: %s", e->name, err_str(err));
+		return;
+	}
+	metric_set(c->m_disk_pending, (int64_t)attest_coll_writer_pending(c->writer));
 }
 
 /* ---- deferred completions ---- */
@@ -575,8 +623,8 @@ static void on_http_done(void *arg, struct http_response *res)
 		detail = err == ERR_NOT_FOUND ? "issuer chain header missing" : "issuer chain header malformed";
 	} else {
 		now = attest_collateral_now(c);
-		err = attest_coll_blob_new(&e->key, res->body, res->body_len, (const char *)chain.p, chain.len, now,
-					   f->url, &b, &detail);
+		err = attest_coll_blob_new_certs(&e->key, res->body, res->body_len, (const char *)chain.p, chain.len,
+						 now, f->url, c->certs, &b, &detail);
 	}
 	if (err != ERR_OK) {
 		metric_add(c->m_up[e->key.kind][UP_INVALID], 1);
@@ -594,12 +642,7 @@ static void on_http_done(void *arg, struct http_response *res)
 	e->last_err = ERR_OK;
 	log_info(LOG_PFX, "%s: fetched %zu bytes, valid until %llu%s", e->name, b->body_len,
 		 (unsigned long long)b->next_update, now >= blob_expiry(c, b) ? " (already expired upstream)" : "");
-	if (c->disk) {
-		const char *wd = NULL;
-		/* Small synchronous file write, once per key per artefact lifetime (weeks): acceptable on the loop. */
-		if (attest_coll_cache_write(c->cfg.cache_dir, b, &wd) != ERR_OK)
-			log_warn(LOG_PFX, "%s: not written to the disk cache: %s", e->name, wd ? wd : "error");
-	}
+	disk_put(c, e, b);
 	r.blob = b;
 	r.stale = now >= blob_expiry(c, b);
 	fetch_finish(f, &r, RES_MISS);
@@ -873,7 +916,8 @@ struct attest_collateral *attest_collateral_new(struct event_base *base, struct 
 	c->clock_mono_ms = mono_ms();
 	c->max_entries = cfg->max_entries ? cfg->max_entries : DEFAULT_MAX_ENTRIES;
 	c->dq_ev = event_new(base, -1, 0, on_deferred, c);
-	if (!c->dq_ev)
+	c->certs = attest_coll_certs_new();
+	if (!c->dq_ev || !c->certs)
 		goto fail;
 	metrics_setup(c, m);
 
@@ -907,7 +951,11 @@ struct attest_collateral *attest_collateral_new(struct event_base *base, struct 
 			if (!dir_exists(cfg->cache_dir) && mkdir(cfg->cache_dir, 0700) != 0)
 				log_warn(LOG_PFX, "cannot create collateral.cache_dir %s (%s): caching in memory only",
 					 cfg->cache_dir, strerror(errno));
-			c->disk = dir_exists(cfg->cache_dir);
+			if (dir_exists(cfg->cache_dir) &&
+			    !(c->writer = attest_coll_writer_new(base, cfg->cache_dir, on_written, c))) {
+				*detail = "cannot start the disk cache writer";
+				goto fail;
+			}
 		}
 	}
 	/* Offline mode reads the cache directory too (read-only), so a warmed cache can go offline. */
@@ -958,16 +1006,27 @@ void attest_collateral_free(struct attest_collateral *c)
 		on_deferred(-1, 0, c);
 		event_free(c->dq_ev);
 	}
+	/* Every fetched artefact still queued is written before this returns. */
+	attest_coll_writer_free(c->writer);
+	c->writer = NULL;
 	for (size_t b = 0; b < BUCKETS; b++)
 		while (c->buckets[b]) {
 			struct coll_entry *e = c->buckets[b];
 			c->buckets[b] = e->hnext;
 			entry_free(e);
 		}
+	attest_coll_certs_free(c->certs);
 	free(c->pccs_base);
 	free(c->kds_base);
 	free(c->root_crl_url);
 	free(c);
+}
+
+err_t attest_collateral_add_cert(struct attest_collateral *c, struct x509_st *x)
+{
+	if (!c || !x)
+		return ERR_INVALID_ARG;
+	return attest_coll_certs_add(c->certs, x);
 }
 
 size_t attest_collateral_entries(const struct attest_collateral *c)

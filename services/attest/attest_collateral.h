@@ -43,6 +43,12 @@ enum attest_coll_ca { ATTEST_COLL_CA_PROCESSOR = 0, ATTEST_COLL_CA_PLATFORM = 1 
 /* Longest key text: "amd_vcek/" + product + "/" + 128 hex + "/" + 16 hex. */
 #define ATTEST_COLL_KEY_MAX 192
 
+/* Certificates in an issuer chain (or in an AMD_CERT_CHAIN body): at most this many. */
+#define ATTEST_COLL_CHAIN_MAX 8
+
+struct x509_st;
+struct X509_crl_st;
+
 /* Identifies one cached artefact. Unused fields stay zero. */
 struct attest_coll_key {
 	enum attest_coll_kind kind;
@@ -90,7 +96,26 @@ struct attest_coll_blob {
 	uint64_t next_update;        /* nextUpdate / notAfter (earliest in a chain), unix s */
 	uint64_t fetched_at;         /* when it came from upstream (or was read from a file), unix s */
 	char *source;                /* upstream URL, "offline:<path>" or "cache:<path>" */
+	/* The issuer chain (AMD_CERT_CHAIN: the body) as parsed when the blob was made, in order; owned references. */
+	struct x509_st *certs[ATTEST_COLL_CHAIN_MAX];
+	size_t ncerts;
+	struct X509_crl_st *crl;     /* CRL kinds: `der` as parsed when the blob was made; owned */
 };
+
+/*
+ * Certificates already parsed, found by their exact DER bytes (a few; the
+ * least recently used goes). Issuer chains repeat the same handful (the
+ * Intel root, the TCB Signing and PCK CA certificates), and in OpenSSL 3.0
+ * one d2i_X509 costs more than a signature check. What is found for some
+ * bytes is the certificate d2i_X509 made from exactly those bytes, or a
+ * certificate added with attest_coll_certs_add whose DER they are (d2i of
+ * them gives an equal one): the result of parsing them again. One thread.
+ */
+struct attest_coll_certs;
+struct attest_coll_certs *attest_coll_certs_new(void);
+void attest_coll_certs_free(struct attest_coll_certs *m);
+/* Remember `x` (borrowed; a reference is taken) under its DER encoding (e.g. a trust anchor). */
+err_t attest_coll_certs_add(struct attest_coll_certs *m, struct x509_st *x) MUST_CHECK;
 
 /*
  * Make a blob from an upstream response: checks that `body` is the artefact
@@ -104,6 +129,11 @@ struct attest_coll_blob {
 err_t attest_coll_blob_new(const struct attest_coll_key *k, const uint8_t *body, size_t body_len, const char *chain,
 			   size_t chain_len, uint64_t fetched_at, const char *source, struct attest_coll_blob **out,
 			   const char **detail) MUST_CHECK;
+/* The same, parsing chain certificates through `certs` (borrowed; NULL = parse every one). */
+err_t attest_coll_blob_new_certs(const struct attest_coll_key *k, const uint8_t *body, size_t body_len,
+				 const char *chain, size_t chain_len, uint64_t fetched_at, const char *source,
+				 struct attest_coll_certs *certs, struct attest_coll_blob **out,
+				 const char **detail) MUST_CHECK;
 struct attest_coll_blob *attest_coll_blob_ref(struct attest_coll_blob *b);
 void attest_coll_blob_unref(struct attest_coll_blob *b);
 
@@ -182,6 +212,8 @@ struct attest_collateral;
  * Create the cache on `base` and register its metrics in `m` (both
  * borrowed; must outlive it). Loads the disk cache (and, offline, the
  * offline directory); unreadable or corrupt files are logged and skipped.
+ * In pccs mode with a cache_dir, fetched artefacts are written by a
+ * struct attest_coll_writer: `base` must then be evthread-enabled.
  * NULL with a static *detail on failure.
  */
 struct attest_collateral *attest_collateral_new(struct event_base *base, struct metrics *m,
@@ -191,6 +223,13 @@ struct attest_collateral *attest_collateral_new(struct event_base *base, struct 
  * synchronously, inside this function. NULL is a no-op.
  */
 void attest_collateral_free(struct attest_collateral *c);
+
+/*
+ * A certificate (borrowed; a reference is taken) that issuer chains may
+ * repeat, e.g. a trust anchor: a chain block with exactly its DER is then
+ * not parsed again (struct attest_coll_certs).
+ */
+err_t attest_collateral_add_cert(struct attest_collateral *c, struct x509_st *x) MUST_CHECK;
 
 /* The cache's clock (unix seconds; honours test_now). */
 uint64_t attest_collateral_now(const struct attest_collateral *c);
@@ -279,6 +318,33 @@ err_t attest_coll_cache_decode(const uint8_t *text, size_t len, const char *expe
 			       struct attest_coll_blob **out, const char **detail) MUST_CHECK;
 /* Write atomically: <dir>/.<name>.tmp.<pid>, fsync, rename, fsync the directory; mode 0600. */
 err_t attest_coll_cache_write(const char *dir, const struct attest_coll_blob *b, const char **detail) MUST_CHECK;
+
+/*
+ * Cache files written off the event loop. A fetched artefact is answered
+ * from memory first and written afterwards: one thread, in order (a later
+ * copy of a key lands last), at idle CPU priority so it never takes the
+ * CPU from a request, each file with attest_coll_cache_write (temporary
+ * file, fsync, rename, fsync of the directory). A crash before a file is
+ * written loses that file, never a file already there: the next start
+ * fetches it again. attest_coll_writer_free writes everything queued before
+ * it returns, so a clean stop loses nothing.
+ */
+struct attest_coll_writer;
+/* Runs on the loop for every blob put (err = attest_coll_cache_write's, detail static). */
+typedef void (*attest_coll_written_fn)(void *arg, const struct attest_coll_blob *b, err_t err, const char *detail);
+/*
+ * `base` and `dir` as for the cache (dir is copied); NULL when the thread or
+ * memory cannot be had. The thread activates an event on `base`, so the base
+ * must have been made after evthread_use_pthreads() (svc_main does that).
+ */
+struct attest_coll_writer *attest_coll_writer_new(struct event_base *base, const char *dir,
+						  attest_coll_written_fn on_written, void *arg);
+/* Queue `b` (a reference is taken until it is written). ERR_OVERLOADED when 1024 are queued, ERR_SHUTTING_DOWN, ERR_NOMEM. */
+err_t attest_coll_writer_put(struct attest_coll_writer *w, struct attest_coll_blob *b) MUST_CHECK;
+/* Blobs put whose callback has not run yet (it runs after the file is written, or was not). */
+size_t attest_coll_writer_pending(struct attest_coll_writer *w);
+/* Write what is queued, run the callbacks (from here), stop the thread and free. NULL is a no-op. */
+void attest_coll_writer_free(struct attest_coll_writer *w);
 
 /* Called for every blob found by a directory scan; takes the blob's reference. */
 typedef void (*attest_coll_found_fn)(void *arg, struct attest_coll_blob *b);

@@ -15,7 +15,8 @@
 
 #define MAX_ARTEFACT ((size_t)4 << 20)
 #define MAX_CHAIN ((size_t)64 << 10)
-#define MAX_CHAIN_CERTS 8
+#define MAX_CHAIN_CERTS ATTEST_COLL_CHAIN_MAX
+#define CERTS_MEMO 16
 
 static const char *const kind_names[ATTEST_COLL_KIND_COUNT] = {
 	[ATTEST_COLL_TDX_TCB] = "tdx_tcb",
@@ -320,7 +321,8 @@ static int looks_like_pem(const uint8_t *p, size_t n, const char *label)
 	return 0;
 }
 
-err_t attest_coll_crl_to_der(const uint8_t *body, size_t len, uint8_t **der, size_t *der_len)
+/* attest_coll_crl_to_der, also handing over the parsed CRL in *crl_out when not NULL (caller frees). */
+static err_t crl_from_body(const uint8_t *body, size_t len, X509_CRL **crl_out, uint8_t **der, size_t *der_len)
 {
 	X509_CRL *crl = NULL;
 	uint8_t *tmp = NULL, *o = NULL;
@@ -372,6 +374,10 @@ err_t attest_coll_crl_to_der(const uint8_t *body, size_t len, uint8_t **der, siz
 	}
 	memcpy(*der, o, (size_t)n);
 	*der_len = (size_t)n;
+	if (crl_out) {
+		*crl_out = crl;
+		crl = NULL;
+	}
 	e = ERR_OK;
 out:
 	OPENSSL_free(o);
@@ -381,25 +387,24 @@ out:
 	return e;
 }
 
-static err_t crl_validity(const uint8_t *der, size_t len, uint64_t *issued, uint64_t *next, const char **detail)
+err_t attest_coll_crl_to_der(const uint8_t *body, size_t len, uint8_t **der, size_t *der_len)
 {
-	X509_CRL *crl = crl_parse_der(der, len);
-	err_t e = ERR_ATTEST_CRL_INVALID;
+	return crl_from_body(body, len, NULL, der, der_len);
+}
 
-	if (!crl) {
-		*detail = "not a CRL";
-		goto out;
-	}
+/*
+ * The window of a CRL crl_from_body parsed. Its DER is that CRL's encoding,
+ * which parses back to the same thisUpdate/nextUpdate, so this is what a
+ * second parse of the DER would say, without the second parse.
+ */
+static err_t crl_validity(const X509_CRL *crl, uint64_t *issued, uint64_t *next, const char **detail)
+{
 	if (!asn1_time_unix(X509_CRL_get0_lastUpdate(crl), issued) ||
 	    !asn1_time_unix(X509_CRL_get0_nextUpdate(crl), next)) {
 		*detail = "CRL without a usable thisUpdate/nextUpdate";
-		goto out;
+		return ERR_ATTEST_CRL_INVALID;
 	}
-	e = ERR_OK;
-out:
-	X509_CRL_free(crl);
-	ERR_clear_error();
-	return e;
+	return ERR_OK;
 }
 
 /*
@@ -428,34 +433,142 @@ static size_t count_pem_blocks(const char *p, size_t n)
 	return c;
 }
 
+/* ---- parsed certificates by DER ---- */
+
+struct certs_entry {
+	uint8_t *der;
+	size_t len;
+	X509 *x;
+	uint64_t used;
+};
+
+struct attest_coll_certs {
+	struct certs_entry e[CERTS_MEMO];
+	uint64_t tick;
+};
+
+struct attest_coll_certs *attest_coll_certs_new(void)
+{
+	return calloc(1, sizeof(struct attest_coll_certs));
+}
+
+void attest_coll_certs_free(struct attest_coll_certs *m)
+{
+	if (!m)
+		return;
+	for (size_t i = 0; i < CERTS_MEMO; i++) {
+		free(m->e[i].der);
+		X509_free(m->e[i].x);
+	}
+	free(m);
+}
+
+/* The certificate remembered under exactly these bytes, with a new reference; NULL when none. */
+static X509 *certs_find(struct attest_coll_certs *m, const uint8_t *der, size_t len)
+{
+	if (!m)
+		return NULL;
+	for (size_t i = 0; i < CERTS_MEMO; i++) {
+		struct certs_entry *e = &m->e[i];
+		if (e->x && e->len == len && memcmp(e->der, der, len) == 0 && X509_up_ref(e->x) == 1) {
+			e->used = ++m->tick;
+			return e->x;
+		}
+	}
+	return NULL;
+}
+
+/* Remember `x` under `der` (copied; a reference taken) in a free or the least recently used slot; best effort. */
+static void certs_put(struct attest_coll_certs *m, const uint8_t *der, size_t len, X509 *x)
+{
+	struct certs_entry *slot = NULL;
+	uint8_t *copy;
+
+	if (!m || len == 0 || len > MAX_CHAIN)
+		return;
+	for (size_t i = 0; i < CERTS_MEMO; i++)
+		if (!slot || !m->e[i].x || (slot->x && m->e[i].used < slot->used))
+			slot = &m->e[i];
+	copy = malloc(len);
+	if (!copy || X509_up_ref(x) != 1) {
+		free(copy);
+		return;
+	}
+	memcpy(copy, der, len);
+	free(slot->der);
+	X509_free(slot->x);
+	slot->der = copy;
+	slot->len = len;
+	slot->x = x;
+	slot->used = ++m->tick;
+}
+
+err_t attest_coll_certs_add(struct attest_coll_certs *m, X509 *x)
+{
+	unsigned char *der = NULL;
+	X509 *have;
+	int n;
+
+	if (!m || !x)
+		return ERR_INVALID_ARG;
+	n = i2d_X509(x, &der);
+	if (n <= 0)
+		return ERR_NOMEM;
+	have = certs_find(m, der, (size_t)n);
+	if (have)
+		X509_free(have);   /* known already: drop the reference certs_find took */
+	else
+		certs_put(m, der, (size_t)n, x);
+	OPENSSL_free(der);
+	return ERR_OK;
+}
+
 /*
  * PEM certificates, all of which must parse, at least one and at most
- * MAX_CHAIN_CERTS; the latest notBefore and earliest notAfter among them.
+ * MAX_CHAIN_CERTS; the latest notBefore and earliest notAfter among them,
+ * and the certificates (references, in order) in certs[]. A block is read as
+ * PEM_read_bio_X509 reads it (PEM_bytes_read_bio, then d2i_X509 on the
+ * bytes); bytes `memo` knows are not parsed again.
  */
-static err_t pem_chain_validity(const char *pem, size_t len, uint64_t *not_before, uint64_t *not_after,
-				size_t *count)
+static err_t pem_chain_validity(const char *pem, size_t len, struct attest_coll_certs *memo, uint64_t *not_before,
+				uint64_t *not_after, X509 *certs[MAX_CHAIN_CERTS], size_t *count)
 {
 	BIO *bio = NULL;
 	X509 *x = NULL;
+	unsigned char *data = NULL;
+	long dlen = 0;
 	size_t n = 0;
 	err_t e = ERR_ATTEST_CERT_CHAIN;
 
 	*not_before = 0;
 	*not_after = UINT64_MAX;
+	*count = 0;
 	if (len == 0 || len > MAX_ARTEFACT)
 		return ERR_ATTEST_CERT_CHAIN;
 	bio = BIO_new_mem_buf(pem, (int)len);
 	if (!bio)
 		return ERR_NOMEM;
 	ERR_clear_error();
-	while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+	while (PEM_bytes_read_bio(&data, &dlen, NULL, PEM_STRING_X509, bio, NULL, NULL) == 1) {
 		uint64_t nb, na;
-		if (++n > MAX_CHAIN_CERTS || !asn1_time_unix(X509_get0_notBefore(x), &nb) ||
+		if (dlen <= 0)
+			goto out;
+		x = certs_find(memo, data, (size_t)dlen);
+		if (!x) {
+			const unsigned char *p = data;
+			x = d2i_X509(NULL, &p, dlen);
+			if (!x)
+				goto out;   /* PEM_read_bio_X509 would have failed here too */
+			certs_put(memo, data, (size_t)dlen, x);
+		}
+		OPENSSL_free(data);
+		data = NULL;
+		if (n >= MAX_CHAIN_CERTS || !asn1_time_unix(X509_get0_notBefore(x), &nb) ||
 		    !asn1_time_unix(X509_get0_notAfter(x), &na))
 			goto out;
 		*not_before = MAX(*not_before, nb);
 		*not_after = MIN(*not_after, na);
-		X509_free(x);
+		certs[n++] = x;
 		x = NULL;
 	}
 	/* The loop ends at "no more PEM blocks"; anything else is a malformed block. */
@@ -467,6 +580,10 @@ static err_t pem_chain_validity(const char *pem, size_t len, uint64_t *not_befor
 	*count = n;
 	e = ERR_OK;
 out:
+	if (e != ERR_OK)
+		while (n > 0)
+			X509_free(certs[--n]);
+	OPENSSL_free(data);
 	X509_free(x);
 	BIO_free(bio);
 	ERR_clear_error();
@@ -618,6 +735,9 @@ void attest_coll_blob_unref(struct attest_coll_blob *b)
 {
 	if (!b || --b->refs > 0)
 		return;
+	for (size_t i = 0; i < b->ncerts; i++)
+		X509_free(b->certs[i]);
+	X509_CRL_free(b->crl);
 	free(b->body);
 	free(b->issuer_chain);
 	free(b->der);
@@ -629,7 +749,15 @@ err_t attest_coll_blob_new(const struct attest_coll_key *k, const uint8_t *body,
 			   size_t chain_len, uint64_t fetched_at, const char *source, struct attest_coll_blob **out,
 			   const char **detail)
 {
+	return attest_coll_blob_new_certs(k, body, body_len, chain, chain_len, fetched_at, source, NULL, out, detail);
+}
+
+err_t attest_coll_blob_new_certs(const struct attest_coll_key *k, const uint8_t *body, size_t body_len,
+				 const char *chain, size_t chain_len, uint64_t fetched_at, const char *source,
+				 struct attest_coll_certs *certs, struct attest_coll_blob **out, const char **detail)
+{
 	struct attest_coll_blob *b = NULL;
+	X509_CRL *crl = NULL;
 	uint64_t nb = 0, na = 0;
 	size_t ncerts = 0;
 	err_t e;
@@ -670,11 +798,13 @@ err_t attest_coll_blob_new(const struct attest_coll_key *k, const uint8_t *body,
 			e = ERR_ATTEST_CERT_CHAIN;
 			goto out;
 		}
-		e = pem_chain_validity(chain, chain_len, &nb, &na, &ncerts);
+		e = pem_chain_validity(chain, chain_len, certs, &nb, &na, b->certs, &b->ncerts);
 		if (e != ERR_OK) {
-			*detail = "issuer chain is not PEM certificates";
+			if (e != ERR_NOMEM)
+				*detail = "issuer chain is not PEM certificates";
 			goto out;
 		}
+		ncerts = b->ncerts;
 		if (ncerts < 2) {
 			/* Intel's chains are the signer (TCB Signing or PCK CA) and the Root CA. */
 			*detail = "issuer chain is a single certificate";
@@ -701,14 +831,20 @@ err_t attest_coll_blob_new(const struct attest_coll_key *k, const uint8_t *body,
 	case ATTEST_COLL_PCK_CRL_PLATFORM:
 	case ATTEST_COLL_ROOT_CA_CRL:
 	case ATTEST_COLL_AMD_CRL:
-		e = attest_coll_crl_to_der(b->body, b->body_len, &b->der, &b->der_len);
+		e = crl_from_body(b->body, b->body_len, &crl, &b->der, &b->der_len);
 		if (e == ERR_OK)
-			e = crl_validity(b->der, b->der_len, &b->issued_at, &b->next_update, detail);
+			e = crl_validity(crl, &b->issued_at, &b->next_update, detail);
+		if (e == ERR_OK) {
+			b->crl = crl;
+			crl = NULL;
+		}
 		else if (e != ERR_NOMEM)
 			*detail = "body is not a CRL (DER, PEM or hex)";
 		break;
 	case ATTEST_COLL_AMD_CERT_CHAIN:
-		e = pem_chain_validity((const char *)b->body, b->body_len, &b->issued_at, &b->next_update, &ncerts);
+		e = pem_chain_validity((const char *)b->body, b->body_len, certs, &b->issued_at, &b->next_update, b->certs,
+				       &b->ncerts);
+		ncerts = b->ncerts;
 		if (e == ERR_OK && ncerts != 2) {
 			*detail = "AMD chain is not ASK + ARK";
 			e = ERR_ATTEST_CERT_CHAIN;
@@ -732,6 +868,7 @@ err_t attest_coll_blob_new(const struct attest_coll_key *k, const uint8_t *body,
 out:
 	if (e == ERR_NOMEM && !*detail)
 		*detail = "out of memory";
+	X509_CRL_free(crl);
 	attest_coll_blob_unref(b);
 	return e;
 }

@@ -3,6 +3,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -277,6 +279,200 @@ out:
 	free(tmp);
 	buf_writer_free(&w);
 	return e;
+}
+
+/* ---- writing off the loop ---- */
+
+#define WRITER_MAX_QUEUE 1024u
+
+struct writer_job {
+	struct writer_job *next;
+	struct attest_coll_blob *blob;     /* a reference, taken and dropped on the loop */
+	err_t err;
+	const char *detail;                /* static */
+};
+
+struct attest_coll_writer {
+	struct event_base *base;
+	char *dir;
+	attest_coll_written_fn on_written;
+	void *arg;
+	struct event *done_ev;             /* the thread activates it; runs on the loop */
+	pthread_t thread;
+	int started;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct writer_job *head, **tail;   /* queued (mu) */
+	struct writer_job *done, **done_tail; /* written, for the loop (mu) */
+	size_t queued;                     /* queued + being written (mu) */
+	int stopping;                      /* (mu) */
+};
+
+static void *writer_main(void *arg)
+{
+	struct attest_coll_writer *w = arg;
+
+#ifdef SCHED_IDLE
+	/*
+	 * Only when the CPU has nothing else to do: a request never waits for
+	 * a cache file. attest_coll_writer_free restores the normal class to
+	 * drain the queue at shutdown.
+	 */
+	{
+		struct sched_param sp = { 0 };
+		(void)pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp);
+	}
+#endif
+	pthread_mutex_lock(&w->mu);
+	for (;;) {
+		struct writer_job *j;
+
+		while (!w->head && !w->stopping)
+			pthread_cond_wait(&w->cv, &w->mu);
+		if (!w->head)
+			break;   /* stopping, and everything queued is written */
+		j = w->head;
+		w->head = j->next;
+		if (!w->head)
+			w->tail = &w->head;
+		pthread_mutex_unlock(&w->mu);
+		/* The blob is immutable and the loop holds our reference: reading it here is safe. */
+		j->err = attest_coll_cache_write(w->dir, j->blob, &j->detail);
+		pthread_mutex_lock(&w->mu);
+		j->next = NULL;
+		*w->done_tail = j;
+		w->done_tail = &j->next;
+		/* Thread-safe with evthread: the loop runs on_written on its next iteration. */
+		event_active(w->done_ev, EV_READ, 0);
+	}
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+/* On the loop: report and release what the thread has written. */
+static void writer_reap(struct attest_coll_writer *w)
+{
+	struct writer_job *list;
+
+	pthread_mutex_lock(&w->mu);
+	list = w->done;
+	w->done = NULL;
+	w->done_tail = &w->done;
+	pthread_mutex_unlock(&w->mu);
+	while (list) {
+		struct writer_job *j = list;
+		list = j->next;
+		pthread_mutex_lock(&w->mu);
+		w->queued--;
+		pthread_mutex_unlock(&w->mu);
+		if (w->on_written)
+			w->on_written(w->arg, j->blob, j->err, j->detail);
+		attest_coll_blob_unref(j->blob);
+		free(j);
+	}
+}
+
+static void on_writer_done(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	writer_reap(arg);
+}
+
+struct attest_coll_writer *attest_coll_writer_new(struct event_base *base, const char *dir,
+						  attest_coll_written_fn on_written, void *arg)
+{
+	struct attest_coll_writer *w = calloc(1, sizeof(*w));
+
+	if (!w)
+		return NULL;
+	w->base = base;
+	w->on_written = on_written;
+	w->arg = arg;
+	w->tail = &w->head;
+	w->done_tail = &w->done;
+	w->dir = strdup(dir);
+	w->done_ev = event_new(base, -1, 0, on_writer_done, w);
+	if (!w->dir || !w->done_ev || pthread_mutex_init(&w->mu, NULL) != 0)
+		goto fail;
+	if (pthread_cond_init(&w->cv, NULL) != 0) {
+		pthread_mutex_destroy(&w->mu);
+		goto fail;
+	}
+	if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
+		pthread_cond_destroy(&w->cv);
+		pthread_mutex_destroy(&w->mu);
+		goto fail;
+	}
+	w->started = 1;
+	return w;
+fail:
+	if (w->done_ev)
+		event_free(w->done_ev);
+	free(w->dir);
+	free(w);
+	return NULL;
+}
+
+err_t attest_coll_writer_put(struct attest_coll_writer *w, struct attest_coll_blob *b)
+{
+	struct writer_job *j;
+
+	if (!w || !b)
+		return ERR_INVALID_ARG;
+	j = calloc(1, sizeof(*j));
+	if (!j)
+		return ERR_NOMEM;
+	pthread_mutex_lock(&w->mu);
+	if (w->stopping || w->queued >= WRITER_MAX_QUEUE) {
+		int stopping = w->stopping;
+		pthread_mutex_unlock(&w->mu);
+		free(j);
+		return stopping ? ERR_SHUTTING_DOWN : ERR_OVERLOADED;
+	}
+	j->blob = attest_coll_blob_ref(b);
+	*w->tail = j;
+	w->tail = &j->next;
+	w->queued++;
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+	return ERR_OK;
+}
+
+size_t attest_coll_writer_pending(struct attest_coll_writer *w)
+{
+	size_t n;
+
+	if (!w)
+		return 0;
+	pthread_mutex_lock(&w->mu);
+	n = w->queued;
+	pthread_mutex_unlock(&w->mu);
+	return n;
+}
+
+void attest_coll_writer_free(struct attest_coll_writer *w)
+{
+	if (!w)
+		return;
+	if (w->started) {
+#ifdef SCHED_IDLE
+		/* Draining is now the one thing left to do: at the normal class, so it is not starved. */
+		struct sched_param sp = { 0 };
+		(void)pthread_setschedparam(w->thread, SCHED_OTHER, &sp);
+#endif
+		pthread_mutex_lock(&w->mu);
+		w->stopping = 1;
+		pthread_cond_signal(&w->cv);
+		pthread_mutex_unlock(&w->mu);
+		pthread_join(w->thread, NULL);
+		writer_reap(w);
+		pthread_cond_destroy(&w->cv);
+		pthread_mutex_destroy(&w->mu);
+	}
+	event_free(w->done_ev);
+	free(w->dir);
+	free(w);
 }
 
 size_t attest_coll_cache_load_dir(const char *dir, uint64_t now, attest_coll_found_fn fn, void *arg)

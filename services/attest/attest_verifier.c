@@ -18,7 +18,6 @@ typedef Dstack__Common__V1__Verdict pb_verdict;
 #define EXPLICIT_TIME_TTL 3600u       /* verdicts at a caller-given time are deterministic; keep them an hour */
 #define VERDICT_MAX_PACKED (64u << 10)      /* larger verdicts (many runtime events) are not cached */
 #define VERDICT_MAX_BYTES ((size_t)64 << 20) /* all cached verdicts together */
-#define COLL_JSON_MAX ((size_t)16 << 20)
 #define DETAIL_MAX 200u
 
 enum { RES_ACCEPTED = 0, RES_REJECTED, RES_ERROR, RES_COUNT };
@@ -197,9 +196,12 @@ static void vcoll_set_blobs(struct vcoll_entry *e, struct attest_coll_blob *cons
 	}
 }
 
-/* Build (or find) the verified collateral for `c`, whose content hash is `id`. */
+/*
+ * Build (or find) the verified collateral for `c`, whose content hash is
+ * `id`; `pre` (may be NULL) is what of it is already parsed.
+ */
 static struct vcoll_entry *vcoll_get(struct attest_verifier *vf, const uint8_t id[32], const struct dcap_collateral *c,
-				     uint64_t clock_now)
+				     const struct dcap_preparsed *pre, uint64_t clock_now)
 {
 	struct vcoll_entry *e = vcoll_by_id(vf, id);
 	const char *detail = NULL;
@@ -209,7 +211,7 @@ static struct vcoll_entry *vcoll_get(struct attest_verifier *vf, const uint8_t i
 	e = vcoll_slot(vf, clock_now);
 	e->used = 1;
 	memcpy(e->id, id, 32);
-	e->err = dcap_vcoll_new(c, vf->cfg.trust, &e->vc, &detail);
+	e->err = dcap_vcoll_new_pre(c, vf->cfg.trust, pre, &e->vc, &detail);
 	if (e->err != ERR_OK) {
 		e->vc = NULL;
 		snprintf(e->detail, sizeof(e->detail), "%s", detail ? detail : err_str(e->err));
@@ -220,41 +222,56 @@ out:
 	return e;
 }
 
-/* From the four cache blobs (TCB info, QE identity, PCK CRL, Root CA CRL). */
+/* The blobs' chain certificates, each once (the cache shares them between chains), at most DCAP_KNOWN_MAX. */
+static size_t blob_certs(struct attest_coll_blob *const blobs[4], X509 *known[DCAP_KNOWN_MAX])
+{
+	size_t n = 0;
+
+	for (int i = 0; i < 4; i++)
+		for (size_t k = 0; k < blobs[i]->ncerts; k++) {
+			size_t d = 0;
+
+			while (d < n && known[d] != blobs[i]->certs[k])
+				d++;
+			if (d == n && n < DCAP_KNOWN_MAX)
+				known[n++] = blobs[i]->certs[k];
+		}
+	return n;
+}
+
+/*
+ * From the four cache blobs (TCB info, QE identity, PCK CRL, Root CA CRL):
+ * the collateral as views into the blobs, and the issuer chains' certificates
+ * and the CRLs as the cache parsed them when it checked the blobs, so none of
+ * it is parsed again.
+ */
 static struct vcoll_entry *vcoll_from_blobs(struct attest_verifier *vf, struct attest_coll_blob *const blobs[4],
 					    uint64_t clock_now, err_t *err, const char **detail)
 {
 	struct vcoll_entry *e = vcoll_by_blobs(vf, blobs);
-	struct buf_writer w;
-	struct arena tmp;
 	struct dcap_collateral c;
+	X509 *known[DCAP_KNOWN_MAX];
+	struct dcap_preparsed pre = { known, 0, NULL, NULL };
 	uint8_t id[32];
 
 	if (e) {
 		e->last_used = ++vf->tick;
 		return e;
 	}
-	buf_writer_init(&w, COLL_JSON_MAX);
-	if ((*err = attest_coll_dcap_json(blobs[0], blobs[1], blobs[2], blobs[3], &w)) != ERR_OK || !buf_cstr(&w)) {
-		buf_writer_free(&w);
-		*err = *err ? *err : ERR_NOMEM;
+	if ((*err = av_intel_collateral_from_blobs((const struct attest_coll_blob *const *)blobs, &c, id)) != ERR_OK) {
 		*detail = "cannot assemble the cached collateral";
 		return NULL;
 	}
-	sha256(w.p, w.len, id);
 	e = vcoll_by_id(vf, id);
-	if (!e) {
-		arena_init(&tmp, 8 * w.len + (1u << 20), 64u << 10);
-		*err = dcap_collateral_parse_json((const char *)w.p, w.len, &tmp, &c, detail);
-		if (*err == ERR_OK)
-			e = vcoll_get(vf, id, &c, clock_now);
-		arena_fini(&tmp);
-	} else {
+	if (e) {
 		e->last_used = ++vf->tick;
+	} else {
+		pre.n_certs = blob_certs(blobs, known);
+		pre.root_ca_crl = blobs[3]->crl;
+		pre.pck_crl = blobs[2]->crl;
+		e = vcoll_get(vf, id, &c, &pre, clock_now);
 	}
-	buf_writer_free(&w);
-	if (e)
-		vcoll_set_blobs(e, blobs);
+	vcoll_set_blobs(e, blobs);
 	return e;
 }
 
@@ -651,7 +668,7 @@ static int resolve_intel(struct av_job *j, pb_verdict **out, const char **detail
 	struct attest_coll_key keys[4];
 
 	if (j->has_req_intel) {
-		struct vcoll_entry *e = vcoll_get(j->vf, j->req_coll_id, &j->req_intel, j->clock_now);
+		struct vcoll_entry *e = vcoll_get(j->vf, j->req_coll_id, &j->req_intel, NULL, j->clock_now);
 
 		return finish_verify(j, e->vc, NULL, e->err, e->detail, e->id, out);
 	}

@@ -387,6 +387,19 @@ void av_locate(const struct av_evidence *ev, struct av_locator *out)
 			out->detail = "the quote's TEE type does not match the evidence kind";
 			return;
 		}
+		/*
+		 * The leaf read without OpenSSL's X509 first (its d2i decodes the
+		 * key, which costs more than a signature check in OpenSSL 3.0, and
+		 * this only names the collateral): the verification parses and
+		 * checks the whole chain itself. Any other shape takes the OpenSSL
+		 * path below, which also names the error.
+		 */
+		if (q.cert_type == DCAP_CERT_PCK_CHAIN && dcap_quote_pck_locate(&q, &info) == ERR_OK) {
+			memcpy(out->fmspc, info.fmspc, 6);
+			out->ca_platform = info.ca_platform;
+			out->has_fmspc = 1;
+			return;
+		}
 		leaf = pck_leaf(ev, &q);
 		if (!leaf) {
 			out->pck_err = q.cert_type == DCAP_CERT_PCK_CHAIN ? ERR_ATTEST_CERT_CHAIN : ERR_ATTEST_CERT_DATA;
@@ -515,6 +528,76 @@ err_t av_policy_from_proto(const pb_policy *p, enum attest_tcb_mode default_mode
 
 /* ---------------------------------------------------------------------------------------------- */
 /* Collateral conversions                                                                          */
+
+static err_t blob_sig(const struct attest_coll_blob *b, uint8_t sig[64])
+{
+	size_t got = 0;
+
+	if (b->sig_len != 128 || b->sig_off > b->body_len || b->body_len - b->sig_off < b->sig_len ||
+	    hex_decode(sig, 64, &got, (const char *)b->body + b->sig_off, b->sig_len, 0) != ERR_OK || got != 64)
+		return ERR_INVALID_ARG;
+	return ERR_OK;
+}
+
+err_t av_intel_collateral_from_blobs(const struct attest_coll_blob *const blobs[4], struct dcap_collateral *out,
+				     uint8_t id[32])
+{
+	static const char tag[] = "dstack-attest cached collateral v1";
+	const struct attest_coll_blob *tcb = blobs[0], *qe = blobs[1], *pck = blobs[2], *root = blobs[3];
+	const void *parts[1 + 2 * 9];
+	size_t lens[1 + 2 * 9], n = 0;
+	uint8_t be[9][8];
+
+	memset(out, 0, sizeof(*out));
+	if (!tcb || !qe || !pck || !root ||
+	    (tcb->key.kind != ATTEST_COLL_TDX_TCB && tcb->key.kind != ATTEST_COLL_SGX_TCB) ||
+	    (qe->key.kind != ATTEST_COLL_TDX_QE_IDENTITY && qe->key.kind != ATTEST_COLL_SGX_QE_IDENTITY) ||
+	    (pck->key.kind != ATTEST_COLL_PCK_CRL_PROCESSOR && pck->key.kind != ATTEST_COLL_PCK_CRL_PLATFORM) ||
+	    root->key.kind != ATTEST_COLL_ROOT_CA_CRL || !pck->der || !root->der || !tcb->issuer_chain ||
+	    !qe->issuer_chain || !pck->issuer_chain || tcb->inner_off > tcb->body_len ||
+	    tcb->body_len - tcb->inner_off < tcb->inner_len || qe->inner_off > qe->body_len ||
+	    qe->body_len - qe->inner_off < qe->inner_len)
+		return ERR_INVALID_ARG;
+	if (blob_sig(tcb, out->tcb_info_signature) != ERR_OK || blob_sig(qe, out->qe_identity_signature) != ERR_OK)
+		return ERR_INVALID_ARG;
+	out->pck_crl_issuer_chain = pck->issuer_chain;
+	out->pck_crl_issuer_chain_len = pck->chain_len;
+	out->root_ca_crl = root->der;
+	out->root_ca_crl_len = root->der_len;
+	out->pck_crl = pck->der;
+	out->pck_crl_len = pck->der_len;
+	out->tcb_info_issuer_chain = tcb->issuer_chain;
+	out->tcb_info_issuer_chain_len = tcb->chain_len;
+	out->tcb_info = (const char *)tcb->body + tcb->inner_off;
+	out->tcb_info_len = tcb->inner_len;
+	out->qe_identity_issuer_chain = qe->issuer_chain;
+	out->qe_identity_issuer_chain_len = qe->chain_len;
+	out->qe_identity = (const char *)qe->body + qe->inner_off;
+	out->qe_identity_len = qe->inner_len;
+
+	/* Every field, each after its length (big-endian u64), so no two collaterals hash alike by shifting bytes. */
+	{
+		const void *f[9] = { out->pck_crl_issuer_chain, out->root_ca_crl, out->pck_crl,
+				     out->tcb_info_issuer_chain, out->tcb_info, out->tcb_info_signature,
+				     out->qe_identity_issuer_chain, out->qe_identity, out->qe_identity_signature };
+		const size_t fl[9] = { out->pck_crl_issuer_chain_len, out->root_ca_crl_len, out->pck_crl_len,
+				       out->tcb_info_issuer_chain_len, out->tcb_info_len, 64,
+				       out->qe_identity_issuer_chain_len, out->qe_identity_len, 64 };
+
+		parts[n] = tag;
+		lens[n++] = sizeof(tag);
+		for (size_t i = 0; i < 9; i++) {
+			for (int k = 0; k < 8; k++)
+				be[i][k] = (uint8_t)((uint64_t)fl[i] >> (56 - 8 * k));
+			parts[n] = be[i];
+			lens[n++] = 8;
+			parts[n] = f[i];
+			lens[n++] = fl[i];
+		}
+	}
+	sha256_parts(parts, lens, n, id);
+	return ERR_OK;
+}
 
 err_t av_intel_collateral_from_proto(const Dstack__Attest__V1__IntelCollateral *c, struct dcap_collateral *out,
 				     const char **detail)

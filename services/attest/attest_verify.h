@@ -147,6 +147,21 @@ err_t av_policy_from_proto(const Dstack__Common__V1__VerificationPolicy *p, enum
 /* ---------------------------------------------------------------------------------------------- */
 /* Collateral                                                                                      */
 
+/*
+ * The four cache blobs (TCB info, QE identity, PCK CRL, Root CA CRL, in
+ * that order) as lib/attest's raw collateral: views into the blobs (which
+ * must outlive `out`), the signatures decoded. Exactly what
+ * dcap_collateral_parse_json makes of attest_coll_dcap_json's text for
+ * them (the JSON round trip is the identity on these fields: chains are
+ * ASCII, the signed objects valid UTF-8), without the text. `id` gets a
+ * SHA-256 over every field, naming the collateral in the verifier's caches.
+ * ERR_INVALID_ARG when a blob is missing, of the wrong kind, or without
+ * its DER / signature.
+ */
+struct attest_coll_blob;
+err_t av_intel_collateral_from_blobs(const struct attest_coll_blob *const blobs[4], struct dcap_collateral *out,
+				     uint8_t id[32]) MUST_CHECK;
+
 /* IntelCollateral (proto) as lib/attest's raw collateral: views into `c`. ERR_INVALID_ARG on bad sizes. */
 err_t av_intel_collateral_from_proto(const Dstack__Attest__V1__IntelCollateral *c, struct dcap_collateral *out,
 				     const char **detail) MUST_CHECK;

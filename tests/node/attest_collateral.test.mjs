@@ -446,7 +446,21 @@ describe('dstack-attest collateral cache and PCCS API', () => {
 			assert.equal(vlek.body.code, 'invalid_argument');
 		});
 
-		test('cache files are written atomically with mode 0600', () => {
+		test('cache files are written atomically with mode 0600', async () => {
+			// Fetched artefacts are answered from memory first and written afterwards, off the
+			// event loop: wait until nothing is pending, then every file must be complete.
+			let pending = -1;
+			for (let i = 0; i < 200; i++) {
+				const text = (await get(srv, '/metrics')).text;
+				const m = text.match(/^attest_collateral_disk_writes_pending (\d+)$/m);
+				pending = m ? Number(m[1]) : -1;
+				if (pending === 0)
+					break;
+				await new Promise((r) => setTimeout(r, 10));
+			}
+			assert.equal(pending, 0, 'disk writes still pending');
+			assert.ok(await metric(srv, 'attest_collateral_disk_writes_total', 'result="ok"') >= 3);
+			assert.equal(await metric(srv, 'attest_collateral_disk_writes_total', 'result="error"'), 0);
 			const dir = join(tmp.dir, 'cache');
 			const files = readdirSync(dir);
 			assert.ok(files.includes(`tdx_tcb.${TDX_FMSPC}.json`), files.join(' '));
@@ -477,6 +491,40 @@ describe('dstack-attest collateral cache and PCCS API', () => {
 			assert.equal(r.status, 200, r.text);
 			assert.equal(up.total(), before + 1);
 			assert.match(srv.stderr(), /ignoring corrupt cache file .*sgx_qe_identity\.json/);
+		} finally {
+			await srv.stop();
+		}
+	});
+
+	test('a fetch answered just before a stop is on disk after it: a restart serves it without upstream', async () => {
+		// The answer does not wait for the cache file; a clean stop writes every file still queued.
+		const dir = join(tmp.dir, 'drain');
+		mkdirSync(dir, { recursive: true });
+		const conf = pccsConfig(dir, 'd', up.url, T_FRESH);
+		const paths = [`/tdx/certification/v4/tcb?fmspc=${TDX_FMSPC}`, '/tdx/certification/v4/qe/identity',
+			'/sgx/certification/v4/pckcrl?ca=platform&encoding=der', '/sgx/certification/v4/rootcacrl'];
+		let srv = await startAttest(conf);
+		const before = up.total();
+		try {
+			const rs = await Promise.all(paths.map((p) => get(srv, p)));
+			for (const r of rs)
+				assert.equal(r.status, 200, r.text);
+			assert.equal(up.total(), before + 4);
+		} finally {
+			await srv.stop();   // at once: no wait for the writes
+		}
+		const files = readdirSync(join(dir, 'cache'));
+		for (const f of [`tdx_tcb.${TDX_FMSPC}.json`, 'tdx_qe_identity.json', 'pck_crl_platform.json', 'root_ca_crl.json'])
+			assert.ok(files.includes(f), `${f} in ${files.join(' ')}`);
+		assert.ok(!files.some((f) => f.startsWith('.')), 'no temporary files left');
+		srv = await startAttest(conf);
+		try {
+			for (const p of paths) {
+				const r = await get(srv, p);
+				assert.equal(r.status, 200, r.text);
+			}
+			assert.equal(up.total(), before + 4, 'all four served from the disk cache');
+			assert.equal(await metric(srv, 'attest_collateral_requests_total', 'kind="tdx_tcb",result="hit"'), 1);
 		} finally {
 			await srv.stop();
 		}

@@ -13,8 +13,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <openssl/x509.h>
+
 #include "arena.h"
 #include "attest_collateral.h"
+#include "attest_verify.h"
+#include "dcap.h"
 #include "json.h"
 
 #define MAX_TEST_FILE (1u << 20)
@@ -636,6 +642,285 @@ static void test_dirs(void **state)
 	free(doc);
 }
 
+/* ---- certificates parsed once ---- */
+
+/* The tdx collateral's blobs in dcap order: TCB info, QE identity, PCK CRL, Root CA CRL. */
+static void dcap_blobs(const char *rel, struct attest_coll_blob *out[4])
+{
+	size_t len, n = 0;
+	uint8_t *doc = slurp(rel, &len);
+	struct attest_coll_blob *b[4];
+	const char *detail = NULL;
+
+	assert_int_equal(attest_coll_from_dcap_json((const char *)doc, len, 1, "u", b, &n, &detail), ERR_OK);
+	assert_int_equal(n, 4);
+	memset(out, 0, 4 * sizeof(out[0]));
+	for (size_t i = 0; i < n; i++) {
+		switch (b[i]->key.kind) {
+		case ATTEST_COLL_TDX_TCB:
+		case ATTEST_COLL_SGX_TCB:
+			out[0] = b[i];
+			break;
+		case ATTEST_COLL_TDX_QE_IDENTITY:
+		case ATTEST_COLL_SGX_QE_IDENTITY:
+			out[1] = b[i];
+			break;
+		case ATTEST_COLL_ROOT_CA_CRL:
+			out[3] = b[i];
+			break;
+		default:
+			out[2] = b[i];
+			break;
+		}
+	}
+	for (int i = 0; i < 4; i++)
+		assert_non_null(out[i]);
+	free(doc);
+}
+
+static struct attest_coll_blob *remake(const struct attest_coll_blob *b, struct attest_coll_certs *m)
+{
+	struct attest_coll_blob *x = NULL;
+	const char *detail = NULL;
+
+	assert_int_equal(attest_coll_blob_new_certs(&b->key, b->body, b->body_len, b->issuer_chain, b->chain_len,
+						    b->fetched_at, b->source, m, &x, &detail),
+			 ERR_OK);
+	return x;
+}
+
+/*
+ * Blobs made through the memo are the blobs made without it, and share the
+ * certificates: a trust anchor added up front, and whatever an earlier chain held.
+ */
+static void test_certs_memo(void **state)
+{
+	struct attest_coll_blob *ref[4], *b[4];
+	struct attest_coll_certs *m = attest_coll_certs_new();
+	X509 *root = attest_intel_root();
+	const char *detail = NULL;
+	struct attest_coll_blob *x = NULL;
+	char *bad;
+
+	(void)state;
+	assert_non_null(m);
+	assert_non_null(root);
+	dcap_blobs("dcap-qvl/tdx_quote_collateral.json", ref);
+	assert_int_equal(attest_coll_certs_add(m, root), ERR_OK);
+	assert_int_equal(attest_coll_certs_add(m, root), ERR_OK);   /* twice: kept once */
+	for (int i = 0; i < 4; i++) {
+		b[i] = remake(ref[i], m);
+		assert_int_equal(b[i]->ncerts, ref[i]->ncerts);
+		for (size_t k = 0; k < b[i]->ncerts; k++)
+			assert_int_equal(X509_cmp(b[i]->certs[k], ref[i]->certs[k]), 0);
+		assert_true(b[i]->issued_at == ref[i]->issued_at);
+		assert_true(b[i]->next_update == ref[i]->next_update);
+		assert_int_equal(b[i]->inner_off, ref[i]->inner_off);
+		assert_int_equal(b[i]->inner_len, ref[i]->inner_len);
+		assert_int_equal(b[i]->der_len, ref[i]->der_len);
+		if (b[i]->der)
+			assert_memory_equal(b[i]->der, ref[i]->der, b[i]->der_len);
+	}
+	/* Every chain ends in the anchor added up front; the QE identity chain reuses the TCB info's signer. */
+	assert_ptr_equal(b[0]->certs[1], root);
+	assert_ptr_equal(b[1]->certs[1], root);
+	assert_ptr_equal(b[2]->certs[1], root);
+	assert_ptr_equal(b[1]->certs[0], b[0]->certs[0]);
+	assert_ptr_not_equal(b[0]->certs[0], ref[0]->certs[0]);
+	/* The CRL kinds keep the parsed CRL, whose DER is the blob's. */
+	for (int i = 2; i < 4; i++) {
+		unsigned char *der = NULL;
+		int n = i2d_X509_CRL(b[i]->crl, &der);
+
+		assert_non_null(b[i]->crl);
+		assert_int_equal(n, b[i]->der_len);
+		assert_memory_equal(der, b[i]->der, (size_t)n);
+		OPENSSL_free(der);
+	}
+	assert_null(b[0]->crl);
+
+	/* A known first block does not excuse a broken second one. */
+	bad = strdup(ref[0]->issuer_chain);
+	bad[ref[0]->chain_len - 60] = '*';   /* not base64: the root block no longer decodes */
+	assert_int_equal(attest_coll_blob_new_certs(&ref[0]->key, ref[0]->body, ref[0]->body_len, bad, ref[0]->chain_len,
+						    1, "u", m, &x, &detail),
+			 ERR_ATTEST_CERT_CHAIN);
+	assert_null(x);
+	free(bad);
+
+	for (int i = 0; i < 4; i++) {
+		attest_coll_blob_unref(b[i]);
+		attest_coll_blob_unref(ref[i]);
+	}
+	/* The memo holds its own references: the certificates outlive the blobs. */
+	assert_int_equal(X509_cmp(root, root), 0);
+	attest_coll_certs_free(m);
+	X509_free(root);
+	assert_int_equal(attest_coll_certs_add(NULL, NULL), ERR_INVALID_ARG);
+}
+
+/* av_intel_collateral_from_blobs: exactly what the dcap-qvl JSON round trip gives, without the text. */
+static void test_collateral_from_blobs(void **state)
+{
+	const char *files[] = { "dcap-qvl/tdx_quote_collateral.json", "dcap-qvl/sgx_quote_collateral.json" };
+
+	(void)state;
+	for (size_t f = 0; f < ARRAY_LEN(files); f++) {
+		struct attest_coll_blob *b[4], *again[4], *swapped[4];
+		struct dcap_collateral c, j;
+		struct buf_writer w;
+		struct arena a;
+		uint8_t id[32], id2[32];
+		const char *detail = NULL;
+
+		dcap_blobs(files[f], b);
+		buf_writer_init(&w, 1u << 22);
+		arena_init(&a, 1u << 24, 1u << 16);
+		assert_int_equal(attest_coll_dcap_json(b[0], b[1], b[2], b[3], &w), ERR_OK);
+		assert_int_equal(dcap_collateral_parse_json((const char *)w.p, w.len, &a, &j, &detail), ERR_OK);
+		assert_int_equal(av_intel_collateral_from_blobs((const struct attest_coll_blob *const *)b, &c, id), ERR_OK);
+#define SAME(f)                                                         \
+	do {                                                            \
+		assert_int_equal(c.f##_len, j.f##_len);                 \
+		assert_memory_equal(c.f, j.f, j.f##_len);               \
+	} while (0)
+		SAME(pck_crl_issuer_chain);
+		SAME(root_ca_crl);
+		SAME(pck_crl);
+		SAME(tcb_info_issuer_chain);
+		SAME(tcb_info);
+		SAME(qe_identity_issuer_chain);
+		SAME(qe_identity);
+#undef SAME
+		assert_memory_equal(c.tcb_info_signature, j.tcb_info_signature, 64);
+		assert_memory_equal(c.qe_identity_signature, j.qe_identity_signature, 64);
+		assert_null(c.pck_certificate_chain);
+
+		/* The id names the content: other blobs with the same bytes, the same id. */
+		for (int i = 0; i < 4; i++)
+			again[i] = remake(b[i], NULL);
+		assert_int_equal(av_intel_collateral_from_blobs((const struct attest_coll_blob *const *)again, &c, id2),
+				 ERR_OK);
+		assert_memory_equal(id, id2, 32);
+		/* Parts in the wrong places: refused. */
+		memcpy(swapped, b, sizeof(swapped));
+		swapped[0] = b[1];
+		swapped[1] = b[0];
+		assert_int_equal(av_intel_collateral_from_blobs((const struct attest_coll_blob *const *)swapped, &c, id2),
+				 ERR_INVALID_ARG);
+		swapped[0] = NULL;
+		assert_int_equal(av_intel_collateral_from_blobs((const struct attest_coll_blob *const *)swapped, &c, id2),
+				 ERR_INVALID_ARG);
+		for (int i = 0; i < 4; i++) {
+			attest_coll_blob_unref(b[i]);
+			attest_coll_blob_unref(again[i]);
+		}
+		arena_fini(&a);
+		buf_writer_free(&w);
+	}
+}
+
+/* ---- cache files written off the loop ---- */
+
+struct written {
+	size_t n, failed;
+	err_t last;
+};
+
+static void on_written(void *arg, const struct attest_coll_blob *b, err_t err, const char *detail)
+{
+	struct written *wr = arg;
+
+	(void)b;
+	(void)detail;
+	wr->n++;
+	wr->last = err;
+	if (err != ERR_OK)
+		wr->failed++;
+}
+
+static void run_until(struct event_base *base, const struct written *wr, size_t n)
+{
+	for (int i = 0; i < 5000 && wr->n < n; i++) {
+		event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+		if (wr->n < n)
+			usleep(1000);
+	}
+	assert_int_equal(wr->n, n);
+}
+
+static size_t count_files(const char *dir)
+{
+	struct found f = { 0 };
+
+	(void)attest_coll_cache_load_dir(dir, 0, on_found, &f);
+	return f.n;
+}
+
+/*
+ * The answer does not wait for the file, but the file comes: written by the
+ * writer, in full, atomically; and everything queued when the writer is freed
+ * (a clean stop) is on disk when free returns, so a restart loads it.
+ */
+static void test_writer(void **state)
+{
+	char dir[] = "/tmp/ds-coll-writer-XXXXXX", cmd[1200], missing[1200];
+	struct attest_coll_blob *b[4];
+	struct attest_coll_writer *w;
+	struct written wr = { 0 };
+	struct event_base *base;
+	struct found f = { 0 };
+
+	(void)state;
+	assert_int_equal(evthread_use_pthreads(), 0);
+	base = event_base_new();
+	assert_non_null(base);
+	assert_non_null(mkdtemp(dir));
+	dcap_blobs("dcap-qvl/tdx_quote_collateral.json", b);
+
+	w = attest_coll_writer_new(base, dir, on_written, &wr);
+	assert_non_null(w);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(attest_coll_writer_put(w, b[i]), ERR_OK);
+	assert_true(attest_coll_writer_pending(w) <= 4);
+	/* The callbacks come from the loop, one per blob, after each file is in place. */
+	run_until(base, &wr, 4);
+	assert_int_equal(wr.failed, 0);
+	assert_int_equal(attest_coll_writer_pending(w), 0);
+	assert_int_equal(attest_coll_cache_load_dir(dir, 0, on_found, &f), 0);
+	assert_int_equal(f.n, 4);
+	assert_true(has_key(&f, "tdx_tcb/B0C06F000000"));
+	assert_true(has_key(&f, "root_ca_crl"));
+
+	/* A clean stop: queued, never run from the loop, written by free (which runs the callbacks). */
+	snprintf(cmd, sizeof(cmd), "rm -f '%s'/*.json", dir);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(count_files(dir), 0);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(attest_coll_writer_put(w, b[i]), ERR_OK);
+	attest_coll_writer_free(w);
+	assert_int_equal(wr.n, 8);
+	assert_int_equal(wr.failed, 0);
+	assert_int_equal(count_files(dir), 4);
+
+	/* A directory that cannot be written: reported through the callback, nothing else. */
+	snprintf(missing, sizeof(missing), "%s/missing", dir);
+	w = attest_coll_writer_new(base, missing, on_written, &wr);
+	assert_non_null(w);
+	assert_int_equal(attest_coll_writer_put(w, b[0]), ERR_OK);
+	run_until(base, &wr, 9);
+	assert_int_equal(wr.failed, 1);
+	assert_int_equal(wr.last, ERR_IO_FILE);
+	attest_coll_writer_free(w);
+	assert_int_equal(attest_coll_writer_put(NULL, b[0]), ERR_INVALID_ARG);
+
+	for (int i = 0; i < 4; i++)
+		attest_coll_blob_unref(b[i]);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+	event_base_free(base);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -649,6 +934,9 @@ int main(void)
 		cmocka_unit_test(test_dcap_json),
 		cmocka_unit_test(test_cache_file_roundtrip),
 		cmocka_unit_test(test_dirs),
+		cmocka_unit_test(test_certs_memo),
+		cmocka_unit_test(test_collateral_from_blobs),
+		cmocka_unit_test(test_writer),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -551,6 +551,58 @@ static void test_revoked_leaf(void **state)
 	fx_fini(&f);
 }
 
+/*
+ * A collateral signer revoked by the root CA CRL: the TCB Signing
+ * certificate (leaf of the two-certificate TCB info and QE identity chains)
+ * or the PCK CA (leaf of the PCK CRL's chain). The collateral is refused
+ * as a whole, whatever quote comes with it.
+ */
+static void test_revoked_collateral_signer(void **state)
+{
+	static const struct {
+		int tcb, ca;
+		const char *what;
+	} cases[] = { { 1, 0, "TCB info issuer chain" }, { 0, 1, "PCK CRL issuer chain" }, { 1, 1, "TCB info issuer chain" } };
+	uint8_t seed[SIM_SEED_LEN];
+
+	(void)state;
+	for (size_t i = 0; i < SIM_SEED_LEN; i++)
+		seed[i] = (uint8_t)(33 + i);
+	for (size_t k = 0; k < ARRAY_LEN(cases); k++) {
+		struct sim_params prm;
+		struct sim_tcb_params t;
+		struct sim_pki *pki = NULL;
+		struct attest_trust trust = { 0 };
+		struct dcap_collateral coll;
+		struct dcap_vcoll *vc = NULL;
+		struct arena a;
+		char *json = NULL;
+		size_t json_len = 0, len;
+		const uint8_t *der;
+		const char *detail = NULL;
+
+		sim_params_default(&prm);
+		prm.revoke_tcb_signing = cases[k].tcb;
+		prm.revoke_pck_ca = cases[k].ca;
+		assert_int_equal(sim_pki_new(seed, &prm, &pki), ERR_OK);
+		sim_dev_root_der(pki, &der, &len);
+		trust.intel_dev_root = x509_from_bytes(der, len);
+		assert_non_null(trust.intel_dev_root);
+		arena_init(&a, 8u << 20, 0);
+		sim_tcb_params_default(&t, NOW);
+		assert_int_equal(sim_collateral_json(pki, &t, &json, &json_len), ERR_OK);
+		assert_int_equal(dcap_collateral_parse_json(json, json_len, &a, &coll, &detail), ERR_OK);
+		assert_int_equal(dcap_vcoll_new(&coll, &trust, &vc, &detail), ERR_ATTEST_CERT_REVOKED);
+		assert_null(vc);
+		assert_non_null(detail);
+		assert_non_null(strstr(detail, cases[k].what));
+		arena_fini(&a);
+		free(json);
+		X509_free(trust.intel_dev_root);
+		sim_pki_free(pki);
+	}
+}
+
 static void test_tampered_leaf(void **state)
 {
 	struct fx f;
@@ -853,6 +905,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_resigned_leaves),
 		cmocka_unit_test(test_revoked_leaf),
+		cmocka_unit_test(test_revoked_collateral_signer),
 		cmocka_unit_test(test_tampered_leaf),
 		cmocka_unit_test(test_chain_framing),
 		cmocka_unit_test(test_qe_identity_chain),

@@ -1047,6 +1047,152 @@ static void test_pck_leaf_reader(void **state)
 	leaf_matches_openssl("teekit/sgx-tlsn-quote9.dat");
 }
 
+/* dcap_quote_pck_locate names the same FMSPC and CA as OpenSSL's reading of the leaf, and refuses what it cannot read. */
+static void locate_matches_openssl(const char *rel)
+{
+	size_t n;
+	uint8_t *raw = load(rel, &n), *copy;
+	struct dcap_quote q;
+	struct dcap_pck_info fast, slow;
+	STACK_OF(X509) *chain;
+	char *crlf;
+
+	assert_int_equal(dcap_quote_parse(raw, n, &q, NULL), ERR_OK);
+	assert_int_equal(dcap_quote_pck_locate(&q, &fast), ERR_OK);
+	chain = pem_certs_parse((const char *)q.cert_data, q.cert_data_len);
+	assert_non_null(chain);
+	assert_int_equal(dcap_pck_cert_info(sk_X509_value(chain, 0), &slow, NULL), ERR_OK);
+	assert_memory_equal(fast.fmspc, slow.fmspc, 6);
+	assert_int_equal(fast.ca_platform, slow.ca_platform);
+	assert_memory_equal(fast.ppid, slow.ppid, 16);
+	sk_X509_pop_free(chain, X509_free);
+
+	/* Not the canonical PEM spelling (a CR in the first block): not read here, OpenSSL's path decides. */
+	copy = malloc(n);
+	assert_non_null(copy);
+	memcpy(copy, raw, n);
+	assert_int_equal(dcap_quote_parse(copy, n, &q, NULL), ERR_OK);
+	crlf = memchr(q.cert_data, '\n', q.cert_data_len);
+	assert_non_null(crlf);
+	*crlf = '\r';
+	assert_int_equal(dcap_quote_pck_locate(&q, &fast), ERR_ATTEST_CERT_CHAIN);
+	assert_int_equal(fast.ca_platform, 0);
+	/* No first block at all. */
+	memcpy(copy, raw, n);
+	assert_int_equal(dcap_quote_parse(copy, n, &q, NULL), ERR_OK);
+	memset(UNCONST(q.cert_data), ' ', 11);
+	assert_int_equal(dcap_quote_pck_locate(&q, &fast), ERR_ATTEST_CERT_CHAIN);
+	/* Certification data that is not a PCK chain. */
+	memcpy(copy, raw, n);
+	assert_int_equal(dcap_quote_parse(copy, n, &q, NULL), ERR_OK);
+	q.cert_type = DCAP_CERT_PCK_LEAF;
+	assert_int_equal(dcap_quote_pck_locate(&q, &fast), ERR_ATTEST_CERT_CHAIN);
+	free(copy);
+	free(raw);
+}
+
+static void test_pck_locate(void **state)
+{
+	(void)state;
+	locate_matches_openssl("dcap-qvl/tdx_quote");       /* Platform CA */
+	locate_matches_openssl("dcap-qvl/sgx_quote");       /* Processor CA */
+	locate_matches_openssl("go-tdx-guest/quote_v5_sample.dat");
+	locate_matches_openssl("teekit/sgx-tlsn-quote9.dat");
+}
+
+/*
+ * dcap_vcoll_new_pre with the chains and CRLs already parsed is dcap_vcoll_new:
+ * same id, windows and verdict; parts that do not match the bytes (another
+ * CRL, foreign certificates) are parsed as usual.
+ */
+static void vcoll_pre_matches(const char *coll_rel, const char *quote_rel, uint64_t now)
+{
+	size_t cn, qn;
+	uint8_t *cj = load(coll_rel, &cn), *quote = load(quote_rel, &qn);
+	struct arena a;
+	struct dcap_collateral c;
+	struct attest_trust t;
+	struct dcap_vcoll *plain = NULL, *pre_vc = NULL, *wrong_vc = NULL;
+	struct attest_policy pol;
+	struct attest_verdict v1, v2, v3;
+	STACK_OF(X509) *tcb_chain, *crl_chain;
+	X509 *known[4];
+	X509_CRL *root_crl, *pck_crl;
+	const char *detail = NULL;
+
+	arena_init(&a, 1u << 24, 1u << 16);
+	assert_int_equal(attest_trust_load(&t, NULL, NULL, &detail), ERR_OK);
+	assert_int_equal(dcap_collateral_parse_json((const char *)cj, cn, &a, &c, &detail), ERR_OK);
+	tcb_chain = pem_certs_parse(c.tcb_info_issuer_chain, c.tcb_info_issuer_chain_len);
+	crl_chain = pem_certs_parse(c.pck_crl_issuer_chain, c.pck_crl_issuer_chain_len);
+	assert_non_null(tcb_chain);
+	assert_non_null(crl_chain);
+	known[0] = sk_X509_value(tcb_chain, 0);
+	known[1] = sk_X509_value(tcb_chain, 1);
+	known[2] = sk_X509_value(crl_chain, 0);
+	known[3] = NULL;
+	root_crl = x509_crl_from_bytes(c.root_ca_crl, c.root_ca_crl_len);
+	pck_crl = x509_crl_from_bytes(c.pck_crl, c.pck_crl_len);
+	assert_non_null(root_crl);
+	assert_non_null(pck_crl);
+
+	assert_int_equal(dcap_vcoll_new(&c, &t, &plain, &detail), ERR_OK);
+	{
+		const struct dcap_preparsed pre = { known, 4, root_crl, pck_crl };
+		/* The CRLs swapped: neither matches its bytes, so both are parsed. */
+		const struct dcap_preparsed wrong = { known + 2, 2, pck_crl, root_crl };
+
+		assert_int_equal(dcap_vcoll_new_pre(&c, &t, &pre, &pre_vc, &detail), ERR_OK);
+		assert_int_equal(dcap_vcoll_new_pre(&c, &t, &wrong, &wrong_vc, &detail), ERR_OK);
+	}
+	assert_memory_equal(plain->id, pre_vc->id, 32);
+	assert_memory_equal(plain->id, wrong_vc->id, 32);
+	assert_int_equal(plain->expires_at, pre_vc->expires_at);
+	assert_int_equal(plain->n_win, pre_vc->n_win);
+	assert_int_equal(X509_cmp(plain->pck_ca, pre_vc->pck_ca), 0);
+	/* The shared certificate is the one handed in. */
+	assert_ptr_equal(pre_vc->pck_ca, known[2]);
+
+	memset(&pol, 0, sizeof(pol));
+	pol.accepted_statuses = ((1u << TCB_STATUS_COUNT) - 1) & ~(1u << TCB_REVOKED);
+	pol.allow_any_advisory = 1;
+	assert_int_equal(dcap_verify_quote(plain, quote, qn, &pol, now, NULL, &a, &v1), ERR_OK);
+	assert_int_equal(dcap_verify_quote(pre_vc, quote, qn, &pol, now, NULL, &a, &v2), ERR_OK);
+	assert_int_equal(dcap_verify_quote(wrong_vc, quote, qn, &pol, now, NULL, &a, &v3), ERR_OK);
+	assert_int_equal(v1.err, ERR_OK);
+	assert_int_equal(v2.err, v1.err);
+	assert_int_equal(v3.err, v1.err);
+	assert_int_equal(v2.tcb.status, v1.tcb.status);
+	assert_int_equal(v2.collateral_expires_at, v1.collateral_expires_at);
+
+	/* More than DCAP_KNOWN_MAX: refused. */
+	{
+		const struct dcap_preparsed many = { known, DCAP_KNOWN_MAX + 1, NULL, NULL };
+		struct dcap_vcoll *x = NULL;
+
+		assert_int_equal(dcap_vcoll_new_pre(&c, &t, &many, &x, &detail), ERR_INVALID_ARG);
+		assert_null(x);
+	}
+	dcap_vcoll_free(plain);
+	dcap_vcoll_free(pre_vc);
+	dcap_vcoll_free(wrong_vc);
+	X509_CRL_free(root_crl);
+	X509_CRL_free(pck_crl);
+	sk_X509_pop_free(tcb_chain, X509_free);
+	sk_X509_pop_free(crl_chain, X509_free);
+	attest_trust_free(&t);
+	arena_fini(&a);
+	free(cj);
+	free(quote);
+}
+
+static void test_vcoll_preparsed(void **state)
+{
+	(void)state;
+	vcoll_pre_matches("dcap-qvl/tdx_quote_collateral.json", "dcap-qvl/tdx_quote", 1752919234);
+	vcoll_pre_matches("dcap-qvl/sgx_quote_collateral.json", "dcap-qvl/sgx_quote", 1752919277);
+}
+
 static void test_names(void **state)
 {
 	(void)state;
@@ -1097,6 +1243,8 @@ int main(void)
 		cmocka_unit_test(test_qe_identity_parse),
 		cmocka_unit_test(test_pck_extension),
 		cmocka_unit_test(test_pck_leaf_reader),
+		cmocka_unit_test(test_pck_locate),
+		cmocka_unit_test(test_vcoll_preparsed),
 		cmocka_unit_test(test_collateral_json),
 		cmocka_unit_test(test_pcs_responses),
 		cmocka_unit_test(test_tcb_evaluate_rules),
