@@ -47,6 +47,7 @@ EOF
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
+. "$here/../lib.sh"
 build=${DS_BUILD_DIR:-$root/build}
 testdata=$(cd "$root/../shared/testdata/attestation" 2>/dev/null && pwd || echo "$root/../shared/testdata/attestation")
 rounds=3 seconds=3 cold_runs=1000 cpu=0 perf_s=0 quick=0 pccs_n=0 pccs_cpu=1 svc_n=0 svc_base=""
@@ -77,7 +78,6 @@ done
 quote=${quote:-$testdata/dcap-qvl/tdx_quote}
 coll=${coll:-$testdata/dcap-qvl/tdx_quote_collateral.json}
 
-die() { echo "run.sh: $*" >&2; exit 1; }
 
 # ---- prerequisites (this script builds nothing) ----
 ours=$build/bench/attest/ds_bench_dcap
@@ -107,12 +107,6 @@ fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/bench-attest.XXXXXX")
 pccs_pid="" svc_pid="" svc_dirs=()
-stop_pid() { # PID: SIGTERM, wait up to 5 s, then SIGKILL
-	kill -TERM "$1" 2>/dev/null
-	for _ in $(seq 1 100); do kill -0 "$1" 2>/dev/null || break; sleep 0.05; done
-	kill -KILL "$1" 2>/dev/null
-	wait "$1" 2>/dev/null
-}
 cleanup() {
 	[ -z "$svc_pid" ] || stop_pid "$svc_pid"
 	[ -z "$pccs_pid" ] || stop_pid "$pccs_pid"
@@ -123,10 +117,6 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
-# key=value field of a result line
-field() { awk -v k="$2" '{ for (i = 1; i <= NF; i++) { split($i, a, "="); if (a[1] == k) { print a[2]; exit } } }' <<<"$1"; }
-median() { sort -g | awk '{ v[NR] = $1 } END { if (!NR) print 0; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 dcapqvl_version=$(awk -F'"' '/"version"/ { print $4; exit }' "$node_modules/@phala/dcap-qvl/package.json")
 load_start=$(loadavg)
@@ -311,7 +301,6 @@ cold_med=$(col ours cold median_us) cold_p99=$(col ours cold p99_us) cold_cpu=$(
 cold_cpu99=$(col ours cold cpu_p99_us)
 pct() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.0f%%", 100 * a / b; else print "n/a" }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.0fx", a / b; else print "n/a" }'; }
-met() { if awk "BEGIN { exit !($1) }"; then echo met; else echo "NOT met"; fi; }
 
 echo
 echo "== results: median of $rounds round(s); rates per CPU-second of the measured process (pinned to CPU $cpu) =="

@@ -35,6 +35,7 @@ EOF2
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
+. "$here/../lib.sh"
 build=${DS_BUILD_DIR:-$root/build}
 rounds=3 seconds=5 warmup=1 conc=8 paths=16 perf_paths=0 srv_cpu=0 client_cpu=1 perf_s=0 quick=0 keep=0
 while [ $# -gt 0 ]; do
@@ -57,7 +58,6 @@ while [ $# -gt 0 ]; do
 	shift
 done
 
-die() { echo "run.sh: $*" >&2; exit 1; }
 [ -d "$build" ] && build=$(cd "$build" && pwd)
 bench=$build/bench/guest-agent/ds_bench_ga
 echo_bin=$build/bench/guest-agent/ds_bench_ga_echo
@@ -79,16 +79,6 @@ ncpu=$(nproc)
 [ "$srv_cpu" -lt "$ncpu" ] && [ "$client_cpu" -lt "$ncpu" ] || die "only $ncpu CPUs"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/bench-ga.XXXXXX")
-pids=()
-unpid() { local p keep=(); for p in "${pids[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done; pids=("${keep[@]}"); }
-stop_pid() { # TERM, up to 5 s, then KILL; reap
-	local p=$1 i
-	kill -TERM "$p" 2>/dev/null
-	for ((i = 0; i < 50; i++)); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-	kill -KILL "$p" 2>/dev/null
-	wait "$p" 2>/dev/null
-	unpid "$p"
-}
 cleanup() {
 	local p
 	for p in "${pids[@]}"; do stop_pid "$p"; done
@@ -98,12 +88,7 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
-field() { awk -v k="$2" '{ for (i = 1; i <= NF; i++) { split($i, a, "="); if (a[1] == k) { print a[2]; exit } } }' <<<"$1"; }
-median() { sort -g | awk '{ v[NR] = $1 } END { if (!NR) print 0; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-ms() { awk -v v="$1" 'BEGIN { printf "%.3f", v / 1000 }'; }
 pct() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1f %%", 100 * a / b; else print "n/a" }'; }
-met() { awk "BEGIN { exit !($1) }" && echo "met" || echo "NOT met"; }
 
 load_start=$(loadavg)
 echo "== guest-agent benchmark: GetKey (secp256k1) over the unix socket, SDK request shape, one agent core =="

@@ -40,6 +40,7 @@ EOF
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
+. "$here/../lib.sh"
 build=${DS_BUILD_DIR:-$root/build}
 rounds=3 seconds=5 warmup=1 conc=8 kms_cpu=0 client_cpu=1 perf_s=0 quick=0 log_level=info keep=0 kms_bin=
 
@@ -63,7 +64,6 @@ while [ $# -gt 0 ]; do
 	shift
 done
 
-die() { echo "run.sh: $*" >&2; exit 1; }
 [ -d "$build" ] && build=$(cd "$build" && pwd)   # absolute: some servers run from the floor's directory
 
 # ---- prerequisites (this script builds nothing) ----
@@ -89,17 +89,6 @@ ncpu=$(nproc)
 [ "$kms_cpu" -lt "$ncpu" ] && [ "$client_cpu" -lt "$ncpu" ] || die "only $ncpu CPUs"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/bench-kms.XXXXXX")
-pids=()
-unpid() { local p keep=(); for p in "${pids[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done; pids=("${keep[@]}"); }
-# Stop one process we started: TERM, up to 5 s, then KILL; reap it.
-stop_pid() {
-	local p=$1 i
-	kill -TERM "$p" 2>/dev/null
-	for ((i = 0; i < 50; i++)); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-	kill -KILL "$p" 2>/dev/null
-	wait "$p" 2>/dev/null
-	unpid "$p"
-}
 cleanup() {
 	local p
 	for p in "${pids[@]}"; do stop_pid "$p"; done
@@ -109,9 +98,6 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
-field() { awk -v k="$2" '{ for (i = 1; i <= NF; i++) { split($i, a, "="); if (a[1] == k) { print a[2]; exit } } }' <<<"$1"; }
-median() { sort -g | awk '{ v[NR] = $1 } END { if (!NR) print 0; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 # wait_ready NAME PID FILE: the daemon's ready file (its listeners), or die with its log.
 wait_ready() {
@@ -233,7 +219,6 @@ kms_metric() {
 results=$work/results
 : >"$results"
 tee_n=0
-ms() { awk -v v="$1" 'BEGIN { printf "%.3f", v / 1000 }'; }
 # run_case NAME ROUND ARGS...: one ds_bench_kms run pinned to the client CPU; the line is recorded with the
 # KMS's own count of connections accepted and GetAppKey calls answered OK over the whole run (warm-up included).
 run_case() {
@@ -297,7 +282,6 @@ load_end=$(loadavg)
 col() { awk -v n="$1" '$1 == n' "$results" | while read -r line; do field "$line" "$2"; done | median; }
 sumcol() { awk -v n="$1" '$1 == n' "$results" | while read -r line; do field "$line" "$2"; done | awk '{ s += $1 } END { print s + 0 }'; }
 pct() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.0f%%", 100 * a / b; else print "n/a" }'; }
-met() { if awk "BEGIN { exit !($1) }"; then echo met; else echo "NOT met"; fi; }
 
 echo
 echo "== results: median of $rounds round(s) of ${seconds}s; rates per second of wall time and per CPU-second of the server (CPU $kms_cpu) =="

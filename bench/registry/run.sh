@@ -40,6 +40,7 @@ EOF
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
+. "$here/../lib.sh"
 build=${DS_BUILD_DIR:-$root/build}
 events=10000 per_block=1 mix=churn rounds=3 seconds=3 hashes=100000 apps=1000 cpu=0 anvil_cpu=1
 serve=1 perf_s=0 keep=0 quick=0
@@ -67,7 +68,6 @@ while [ $# -gt 0 ]; do
 done
 build=$(mkdir -p "$build" && cd "$build" && pwd)
 
-die() { echo "run.sh: $*" >&2; exit 1; }
 
 # ---- prerequisites and build ----
 for t in node cmake curl jq taskset awk sort; do
@@ -99,19 +99,6 @@ anvil=$(cd "$root/tests/node" && node -e '
 
 # ---- work directory, processes, cleanup ----
 work=$(mktemp -d "${TMPDIR:-/tmp}/bench-registry.XXXXXX")
-pids=()
-stop_pid() {
-	local p=$1 i
-	kill -TERM "$p" 2>/dev/null
-	for ((i = 0; i < 50; i++)); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-	kill -KILL "$p" 2>/dev/null
-	wait "$p" 2>/dev/null
-}
-unpid() {
-	local p rest=()
-	for p in "${pids[@]}"; do [ "$p" = "$1" ] || rest+=("$p"); done
-	pids=("${rest[@]}")
-}
 cleanup() {
 	local p
 	for p in "${pids[@]}"; do stop_pid "$p"; done
@@ -121,9 +108,6 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
-field() { awk -v k="$2" '{ for (i = 1; i <= NF; i++) { split($i, a, "="); if (a[1] == k) { print a[2]; exit } } }' <<<"$1"; }
-median() { sort -g | awk '{ v[NR] = $1 } END { if (!NR) print 0; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 now_ns() { date +%s%N; }
 
 # ---- anvil and the events ----
@@ -276,7 +260,6 @@ chk_peer=$(col peercheck "" ops_per_s) chk_peer_us=$(col peercheck "" us_per_op)
 mem_snap=$(field "${mem_lines[0]}" snapshot_per_hash) mem_build=$(field "${mem_lines[0]}" builder_per_hash)
 mem_snap1=$(field "${mem_lines[1]}" snapshot_per_hash)
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1fx", a / b; else print "n/a" }'; }
-met() { if awk "BEGIN { exit !($1) }"; then echo met; else echo "NOT met"; fi; }
 
 echo
 echo "== results: median of $rounds round(s) =="

@@ -31,6 +31,7 @@ EOF
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
+. "$here/../lib.sh"
 build=${DS_BUILD_DIR:-$root/build}
 rounds=3 duration=10 warmup=3 gclients=10 gstreams=10 hconns=100
 server_cpu=0 client_cpu=1 only="" perf_s=0 keep=0 quick=0
@@ -57,7 +58,6 @@ while [ $# -gt 0 ]; do
 done
 case $only in "" | grpc | connect) ;; *) echo "--only grpc|connect" >&2; exit 2 ;; esac
 
-die() { echo "run.sh: $*" >&2; exit 1; }
 
 # ---- prerequisites (this script builds nothing) ----
 ours_bin=$build/tests/integration/ds_test_server
@@ -86,7 +86,6 @@ fi
 
 # ---- work directory and cleanup ----
 work=$(mktemp -d "${TMPDIR:-/tmp}/bench-rpc.XXXXXX")
-pids=()
 cleanup() {
 	local p
 	for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
@@ -99,12 +98,6 @@ cleanup() {
 		wait "$p" 2>/dev/null
 	done
 	if [ $keep = 1 ]; then echo "work directory kept: $work"; else rm -rf "$work"; fi
-}
-# Forget a PID that has been waited for (it may be reused by then).
-unpid() {
-	local p rest=()
-	for p in "${pids[@]}"; do [ "$p" = "$1" ] || rest+=("$p"); done
-	pids=("${rest[@]}")
 }
 trap cleanup EXIT
 trap 'exit 130' INT
@@ -152,7 +145,6 @@ start() {
 # machine shows up here). Needs CONFIG_SCHED_INFO; prints "0 0" without it.
 schedsnap() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ r += $1; w += $2 } END { printf "%.0f %.0f\n", r, w }'; }
 
-loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 load_start=$(loadavg)
 
 echo "== RPC unary benchmark: dstack.test.v1.Bench/Echo{text:\"hello\"} =="
@@ -196,7 +188,6 @@ if [ "$only" != grpc ]; then check_connect ours "$url_ours"; check_connect conne
 echo
 
 # ---- load generators ----
-median() { sort -g | awk '{ v[NR] = $1 } END { if (!NR) print 0; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 # Per-request latencies (microseconds, one per line) -> "n mean p50 p99 max" in ms.
 lat_stats() {
 	sort -n "$1" | awk '{ v[NR] = $1; s += $1 }
