@@ -139,6 +139,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		dcap_sgx_report_decode(q.body, &sgx);
 	}
 	dcap_sgx_report_decode(q.qe_report, &sgx);
+	{
+		/* The collateral locator reads the PCK chain's first certificate with lib/attest's own DER reader. */
+		struct dcap_pck_info pi;
+
+		err = dcap_quote_pck_locate(&q, &pi);
+		check(err == ERR_OK || err == ERR_ATTEST_CERT_CHAIN);
+		if (err == ERR_OK)
+			check(pi.ca_platform == 0 || pi.ca_platform == 1);
+	}
 	verify(data, size);
 	return 0;
 }
