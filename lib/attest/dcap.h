@@ -377,6 +377,7 @@ struct dcap_vcoll {
 	int dev;                              /* anchor is the development root */
 	X509 *pck_ca;                         /* issuer of the PCK CRL, verified to the anchor */
 	X509_CRL *pck_crl, *root_crl;
+	int root_crl_plain;                   /* root_crl decides by serial alone (root_crl_plain in dcap_verify.c) */
 	int pck_ca_platform;                  /* PCK CRL is the Platform CA's (1) or Processor CA's (0) */
 	X509_STORE *store;                    /* anchor + both CRLs: full PCK chain checks */
 	X509_STORE *store_pck_ca;             /* pck_ca as a (partial-chain) anchor: the fast path */

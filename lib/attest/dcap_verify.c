@@ -74,13 +74,17 @@ static err_t map_x509_error(int e, int depth, const char **detail, const char *w
 	}
 }
 
+/* Which certificates of a chain X509_verify_cert checks against the store's CRLs. */
+enum crl_scope { CRL_STORE = 0, CRL_LEAF, CRL_NONE };
+
 /*
  * Verify `leaf` (+ `untrusted`) against `store` without looking at the
  * clock: validity periods are windows the caller checks against `now`, so a
- * result can be reused for any `now` inside them. On success *chain_out
- * (if not NULL) gets the verified chain, leaf first (caller frees).
+ * result can be reused for any `now` inside them. `crls` narrows the store's
+ * revocation flags. On success *chain_out (if not NULL) gets the verified
+ * chain, leaf first (caller frees).
  */
-static err_t chain_verify(X509_STORE *store, X509 *leaf, STACK_OF(X509) *untrusted, int leaf_crl_only,
+static err_t chain_verify(X509_STORE *store, X509 *leaf, STACK_OF(X509) *untrusted, enum crl_scope crls,
 			  STACK_OF(X509) **chain_out, const char **detail, const char *what)
 {
 	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
@@ -94,8 +98,10 @@ static err_t chain_verify(X509_STORE *store, X509 *leaf, STACK_OF(X509) *untrust
 		goto out;
 	}
 	X509_VERIFY_PARAM_set_flags(X509_STORE_CTX_get0_param(ctx), X509_V_FLAG_NO_CHECK_TIME);
-	if (leaf_crl_only)
-		X509_VERIFY_PARAM_clear_flags(X509_STORE_CTX_get0_param(ctx), X509_V_FLAG_CRL_CHECK_ALL);
+	if (crls != CRL_STORE)
+		X509_VERIFY_PARAM_clear_flags(X509_STORE_CTX_get0_param(ctx),
+					      crls == CRL_LEAF ? X509_V_FLAG_CRL_CHECK_ALL
+							       : X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
 	if (X509_verify_cert(ctx) != 1) {
 		xerr = X509_STORE_CTX_get_error(ctx);
 		err = map_x509_error(xerr, X509_STORE_CTX_get_error_depth(ctx), detail, what);
@@ -194,6 +200,40 @@ static err_t chain_window_add(struct dcap_vcoll *vc, STACK_OF(X509) *chain, cons
 		return err;
 	add_window(vc, f, t, ERR_ATTEST_CERT_EXPIRED, ERR_ATTEST_CERT_EXPIRED, what);
 	return ERR_OK;
+}
+
+/*
+ * Whether `crl`, whose name and signature were checked against `anchor`
+ * (crl_check_issuer), decides a certificate the anchor issued by its serial
+ * alone: whether X509_verify_cert's CRL_CHECK of such a certificate would
+ * then only repeat that signature check and look the certificate up with
+ * X509_CRL_get0_by_cert. It does when the CRL has no critical extension (so
+ * none OpenSSL leaves unhandled) in itself or in an entry, no issuing
+ * distribution point (full scope) and no delta indicator, names the anchor
+ * in its AKID if it has one, and the anchor's keyUsage, if any, allows CRL
+ * signing. Intel's root CA CRL is of this form; a root CRL that is not
+ * leaves every chain to OpenSSL's own CRL check.
+ */
+static int root_crl_plain(X509_CRL *crl, X509 *anchor)
+{
+	const STACK_OF(X509_REVOKED) *revoked = X509_CRL_get_REVOKED(crl);
+	AUTHORITY_KEYID *akid;
+	int crit = -1, ok;
+
+	if (X509_CRL_get_ext_by_critical(crl, 1, -1) >= 0 ||
+	    X509_CRL_get_ext_by_NID(crl, NID_issuing_distribution_point, -1) >= 0 ||
+	    X509_CRL_get_ext_by_NID(crl, NID_delta_crl, -1) >= 0)
+		return 0;
+	for (int i = 0; i < sk_X509_REVOKED_num(revoked); i++)
+		if (X509_REVOKED_get_ext_by_critical(sk_X509_REVOKED_value(revoked, i), 1, -1) >= 0)
+			return 0;
+	if ((X509_get_extension_flags(anchor) & EXFLAG_KUSAGE) && !(X509_get_key_usage(anchor) & KU_CRL_SIGN))
+		return 0;
+	akid = X509_CRL_get_ext_d2i(crl, NID_authority_key_identifier, &crit, NULL);
+	ok = akid ? X509_check_akid(anchor, akid) == X509_V_OK : crit == -1;   /* -1: absent; else present but bad */
+	AUTHORITY_KEYID_free(akid);
+	ERR_clear_error();
+	return ok;
 }
 
 /* A CRL signed by `issuer` (name and signature), as X509_STORE would check it, done by hand for the PCK CRL. */
@@ -384,8 +424,9 @@ static err_t collateral_chain(struct dcap_vcoll *vc, STACK_OF(X509) *parsed, con
 			      const char *what)
 {
 	STACK_OF(X509) *sk = parsed, *untrusted = NULL, *verified = NULL;
+	X509_REVOKED *rev = NULL;
 	X509 *leaf;
-	int n;
+	int n, plain;
 	err_t err;
 
 	*out = NULL;
@@ -412,11 +453,19 @@ static err_t collateral_chain(struct dcap_vcoll *vc, STACK_OF(X509) *parsed, con
 	 * standing in the root CRL (listed or not, the CRL's signature and
 	 * window) was checked explicitly before any chain: revocation checking
 	 * at every level would only verify the root CRL's signature once more.
-	 * Longer chains keep CRL_CHECK_ALL.
+	 * When the root CRL is plain (root_crl_plain), OpenSSL's check of the
+	 * leaf would too, so the leaf is looked up by hand, as OpenSSL looks it
+	 * up. Longer chains keep CRL_CHECK_ALL.
 	 */
-	err = chain_verify(vc->store, leaf, untrusted, n == 2, &verified, detail, what);
+	plain = n == 2 && vc->root_crl_plain;
+	err = chain_verify(vc->store, leaf, untrusted, n != 2 ? CRL_STORE : plain ? CRL_NONE : CRL_LEAF, &verified, detail,
+			   what);
 	if (err)
 		goto out;
+	if (plain && X509_CRL_get0_by_cert(vc->root_crl, &rev, leaf) == 1) {
+		err = fail(detail, ERR_ATTEST_CERT_REVOKED, what);
+		goto out;
+	}
 	if (!cn_equals(X509_get_subject_name(leaf), want_cn) ||
 	    (want_ca ? X509_check_ca(leaf) == 0 : !is_end_entity(leaf))) {
 		err = fail(detail, ERR_ATTEST_CERT_CHAIN, what);
@@ -654,6 +703,7 @@ err_t dcap_vcoll_new_pre(const struct dcap_collateral *c, const struct attest_tr
 	err = crl_window(vc, vc->root_crl, detail, "root CA CRL");
 	if (err)
 		goto out;
+	vc->root_crl_plain = root_crl_plain(vc->root_crl, vc->anchor);
 	vc->pck_crl = crl_known_or_parse(pre->pck_crl, c->pck_crl, c->pck_crl_len);
 	if (!vc->pck_crl) {
 		err = fail(detail, ERR_ATTEST_CRL_INVALID, "PCK CRL is not a DER CRL");
@@ -1080,7 +1130,7 @@ static err_t verify_platform(const struct dcap_vcoll *vc, const struct dcap_quot
 	 */
 	fast = allow_fast && X509_cmp(ca, vc->pck_ca) == 0;
 	if (fast) {
-		err = chain_verify(vc->store_pck_ca, leaf, NULL, 0, &verified, detail, "PCK certificate chain");
+		err = chain_verify(vc->store_pck_ca, leaf, NULL, CRL_STORE, &verified, detail, "PCK certificate chain");
 		if (err)
 			goto out;
 		if (X509_CRL_get0_by_cert(vc->pck_crl, &rev, leaf) == 1) {
@@ -1093,7 +1143,7 @@ static err_t verify_platform(const struct dcap_vcoll *vc, const struct dcap_quot
 			err = ERR_NOMEM;
 			goto out;
 		}
-		err = chain_verify(vc->store, leaf, untrusted, 0, &verified, detail, "PCK certificate chain");
+		err = chain_verify(vc->store, leaf, untrusted, CRL_STORE, &verified, detail, "PCK certificate chain");
 		if (err)
 			goto out;
 	}

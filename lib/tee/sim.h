@@ -57,6 +57,7 @@ struct sim_params {
 	int revoke_pck_leaf;        /* list the PCK leaf's serial in the PCK CRL */
 	int revoke_tcb_signing;     /* list the TCB Signing certificate's serial in the root CA CRL */
 	int revoke_pck_ca;          /* list the PCK CA's serial in the root CA CRL */
+	int root_crl_critical;      /* mark the root CA CRL's CRL Number critical (an extension OpenSSL does not handle) */
 	/* SEV-SNP platform: the VCEK is issued for this TCB. */
 	enum sim_snp_product snp_product;
 	uint8_t snp_bl_spl, snp_tee_spl, snp_snp_spl, snp_ucode_spl, snp_fmc_spl; /* fmc: Turin only */

@@ -1137,7 +1137,7 @@ static void ext_sgx(struct buf_writer *w, const struct sim_pki *pki)
 
 /* CRL (RFC 5280 5.1) in the shape of Intel's: v2, CRL number 1, AKI; revoked entries with reason keyCompromise. */
 static err_t crl_build(const struct sim_pki *pki, const char *issuer_cn, const struct sim_eckey *issuer_key,
-		       const uint8_t *const *revoked, size_t n_revoked, struct sim_blob *out)
+		       const uint8_t *const *revoked, size_t n_revoked, int critical_number, struct sim_blob *out)
 {
 	struct signer s = { .ec = issuer_key };
 	struct buf_writer tbs;
@@ -1173,7 +1173,7 @@ static err_t crl_build(const struct sim_pki *pki, const char *issuer_cn, const s
 	m = der_begin(&tbs, 0xa0);
 	m2 = der_begin(&tbs, DER_SEQ);
 	{
-		size_t ext = ext_begin(&tbs, OID_CRL_NUMBER, sizeof(OID_CRL_NUMBER), 0);
+		size_t ext = ext_begin(&tbs, OID_CRL_NUMBER, sizeof(OID_CRL_NUMBER), critical_number);
 
 		ext_value(&tbs, ext, (const uint8_t[]){ DER_INTEGER, 1, 1 }, 3);
 	}
@@ -1299,13 +1299,13 @@ static err_t intel_build(struct sim_pki *pki)
 			rev[n++] = s_tcb;
 		if (p->revoke_pck_ca)
 			rev[n++] = s_ca;
-		if ((rc = crl_build(pki, CN_ROOT, &pki->root, n ? rev : NULL, n, &pki->root_crl)))
+		if ((rc = crl_build(pki, CN_ROOT, &pki->root, n ? rev : NULL, n, p->root_crl_critical, &pki->root_crl)))
 			goto out;
 	}
 	{
 		const uint8_t *rev[1] = { s_leaf };
 
-		if ((rc = crl_build(pki, ca_cn, &pki->pck_ca, rev, p->revoke_pck_leaf ? 1 : 0, &pki->pck_crl)))
+		if ((rc = crl_build(pki, ca_cn, &pki->pck_ca, rev, p->revoke_pck_leaf ? 1 : 0, 0, &pki->pck_crl)))
 			goto out;
 	}
 
