@@ -319,6 +319,48 @@ static uint8_t *block_der_canonical(const char *block, size_t block_len, size_t 
 }
 
 /*
+ * The next certificate block of a PEM chain from *pos, framed as
+ * pem_certs_parse frames it: whitespace (space, tab, CR, LF) skipped, then
+ * PEM_BEGIN up to the end of the next PEM_END. 1 with *block, *block_len and
+ * *pos past the block; 0 at the end of the text; -1 when what follows is
+ * not a block. Every reader of chains here frames them this way.
+ */
+static int pem_next_block(const char *pem, size_t len, size_t *pos, const char **block, size_t *block_len)
+{
+	const char *end;
+	size_t p = *pos;
+
+	while (p < len && (pem[p] == ' ' || pem[p] == '\t' || pem[p] == '\r' || pem[p] == '\n'))
+		p++;
+	if (p == len)
+		return 0;
+	if (len - p < PEM_BEGIN_LEN || memcmp(pem + p, PEM_BEGIN, PEM_BEGIN_LEN) != 0)
+		return -1;
+	end = memmem(pem + p, len - p, PEM_END, PEM_END_LEN);
+	if (!end)
+		return -1;
+	*block = pem + p;
+	*block_len = (size_t)(end - (pem + p)) + PEM_END_LEN;
+	*pos = (size_t)(end - pem) + PEM_END_LEN;
+	return 1;
+}
+
+/* A PCK chain quote's chain text, less the NUL quotes end it with; 0 for any other quote. */
+static size_t quote_chain_text(const struct dcap_quote *q, const char **pem)
+{
+	size_t len;
+
+	if (q->cert_type != DCAP_CERT_PCK_CHAIN || !q->cert_data || q->cert_data_len == 0 ||
+	    q->cert_data_len > DCAP_QUOTE_MAX)
+		return 0;
+	*pem = (const char *)q->cert_data;
+	len = q->cert_data_len;
+	if ((*pem)[len - 1] == 0)
+		len--;
+	return len;
+}
+
+/*
  * pem_certs_parse (lib/crypto), except that a block whose DER is
  * byte-for-byte that of a certificate in `known` yields a reference to that
  * certificate instead of a fresh parse. Why: in OpenSSL 3.0 parsing one
@@ -334,8 +376,6 @@ static uint8_t *block_der_canonical(const char *block, size_t block_len, size_t 
  */
 static STACK_OF(X509) *chain_parse(const char *pem, size_t len, X509 *const *known, size_t n_known)
 {
-	static const char begin[] = "-----BEGIN CERTIFICATE-----", end_marker[] = "-----END CERTIFICATE-----";
-	const size_t blen = sizeof(begin) - 1, elen = sizeof(end_marker) - 1;
 	STACK_OF(X509) *sk = NULL, *one = NULL, *ret = NULL;
 	unsigned char *kder[2 + DCAP_KNOWN_MAX] = { NULL };
 	int klen[2 + DCAP_KNOWN_MAX] = { 0 };
@@ -352,27 +392,22 @@ static STACK_OF(X509) *chain_parse(const char *pem, size_t len, X509 *const *kno
 	if (!sk)
 		goto out;
 	for (;;) {
-		const char *end;
+		const char *block;
 		size_t block_len;
 		X509 *x = NULL;
 		BIO *bio = NULL;
 		char *name = NULL, *header = NULL;
 		unsigned char *data = NULL;
 		long dlen = 0;
+		int r = pem_next_block(pem, len, &pos, &block, &block_len);
 
-		while (pos < len && (pem[pos] == ' ' || pem[pos] == '\t' || pem[pos] == '\r' || pem[pos] == '\n'))
-			pos++;
-		if (pos == len)
+		if (r == 0)
 			break;
-		if (len - pos < blen || memcmp(pem + pos, begin, blen) != 0)
+		if (r < 0)
 			goto out;
-		end = memmem(pem + pos, len - pos, end_marker, elen);
-		if (!end)
-			goto out;
-		block_len = (size_t)(end - (pem + pos)) + elen;
 		/* Decode as pem_certs_parse does (the block, then a newline) and look for a known DER. */
 		bio = BIO_new(BIO_s_mem());
-		if (bio && block_len <= INT_MAX - 1 && BIO_write(bio, pem + pos, (int)block_len) == (int)block_len &&
+		if (bio && block_len <= INT_MAX - 1 && BIO_write(bio, block, (int)block_len) == (int)block_len &&
 		    BIO_write(bio, "\n", 1) == 1 && PEM_read_bio(bio, &name, &header, &data, &dlen) == 1 &&
 		    strcmp(name, "CERTIFICATE") == 0 && header[0] == 0 && dlen > 0) {
 			for (size_t i = 0; i < n_known && !x; i++)
@@ -385,7 +420,7 @@ static STACK_OF(X509) *chain_parse(const char *pem, size_t len, X509 *const *kno
 		OPENSSL_free(data);
 		BIO_free(bio);
 		if (!x) {
-			one = pem_certs_parse(pem + pos, block_len);
+			one = pem_certs_parse(block, block_len);
 			if (!one || sk_X509_num(one) != 1)
 				goto out;
 			x = sk_X509_shift(one);
@@ -396,7 +431,6 @@ static STACK_OF(X509) *chain_parse(const char *pem, size_t len, X509 *const *kno
 			X509_free(x);
 			goto out;
 		}
-		pos = (size_t)(end - pem) + elen;
 	}
 	if (sk_X509_num(sk) == 0)
 		goto out;
@@ -944,8 +978,8 @@ static err_t vfail(struct attest_verdict *v, err_t e, const char *why)
  */
 static EVP_PKEY *pck_leaf_fast(const struct dcap_vcoll *vc, const struct dcap_quote *q, struct dcap_platform *pl)
 {
-	const char *pem = (const char *)q->cert_data;
-	size_t len = q->cert_data_len, pos = 0, nblk = 0, dl = 0;
+	const char *pem = NULL;
+	size_t len = quote_chain_text(q, &pem), pos = 0, nblk = 0, dl = 0;
 	struct dcap_pck_leaf leaf;
 	ASN1_INTEGER *serial = NULL;
 	X509_REVOKED *rev = NULL;
@@ -953,10 +987,8 @@ static EVP_PKEY *pck_leaf_fast(const struct dcap_vcoll *vc, const struct dcap_qu
 	uint8_t *der = NULL;
 	const uint8_t *sp;
 
-	if (!vc->pck_ca_pem || !vc->anchor_pem || len == 0 || len > DCAP_QUOTE_MAX)
+	if (!vc->pck_ca_pem || !vc->anchor_pem || len == 0)
 		return NULL;
-	if (pem[len - 1] == 0)
-		len--;
 	/*
 	 * Framing as pem_certs_parse (blocks from BEGIN to END marker, whitespace
 	 * between them), but every block must be the canonical PEM text of its
@@ -966,20 +998,14 @@ static EVP_PKEY *pck_leaf_fast(const struct dcap_vcoll *vc, const struct dcap_qu
 	 * is left to the OpenSSL path, which accepts or refuses it itself.
 	 */
 	for (;;) {
-		const char *block, *end;
+		const char *block;
 		size_t block_len;
+		int r = pem_next_block(pem, len, &pos, &block, &block_len);
 
-		while (pos < len && (pem[pos] == ' ' || pem[pos] == '\t' || pem[pos] == '\r' || pem[pos] == '\n'))
-			pos++;
-		if (pos == len)
+		if (r == 0)
 			break;
-		if (nblk == 3 || len - pos < PEM_BEGIN_LEN || memcmp(pem + pos, PEM_BEGIN, PEM_BEGIN_LEN) != 0)
+		if (r < 0 || nblk == 3)
 			goto out;
-		block = pem + pos;
-		end = memmem(block, len - pos, PEM_END, PEM_END_LEN);
-		if (!end)
-			goto out;
-		block_len = (size_t)(end - block) + PEM_END_LEN;
 		if (nblk == 0) {
 			/* The leaf: decode the lines between the markers, then require the canonical text of that DER. */
 			der = block_der_canonical(block, block_len, &dl);
@@ -993,7 +1019,6 @@ static EVP_PKEY *pck_leaf_fast(const struct dcap_vcoll *vc, const struct dcap_qu
 			goto out;   /* an optional third block must be the anchor */
 		}
 		nblk++;
-		pos = (size_t)(end - pem) + PEM_END_LEN;
 	}
 	if (nblk < 2)
 		goto out;
@@ -1027,7 +1052,7 @@ out:
 
 err_t dcap_quote_pck_locate(const struct dcap_quote *q, struct dcap_pck_info *out)
 {
-	const char *pem, *end;
+	const char *pem = NULL, *block;
 	size_t len, pos = 0, block_len, dl = 0;
 	struct dcap_pck_leaf leaf;
 	uint8_t *der = NULL;
@@ -1035,23 +1060,10 @@ err_t dcap_quote_pck_locate(const struct dcap_quote *q, struct dcap_pck_info *ou
 	err_t err = ERR_ATTEST_CERT_CHAIN;
 
 	memset(out, 0, sizeof(*out));
-	if (!q || q->cert_type != DCAP_CERT_PCK_CHAIN || !q->cert_data || q->cert_data_len == 0 ||
-	    q->cert_data_len > DCAP_QUOTE_MAX)
-		return ERR_ATTEST_CERT_CHAIN;
-	pem = (const char *)q->cert_data;
-	len = q->cert_data_len;
-	if (pem[len - 1] == 0)
-		len--;
 	/* The first block, framed as pck_leaf_fast frames it. */
-	while (pos < len && (pem[pos] == ' ' || pem[pos] == '\t' || pem[pos] == '\r' || pem[pos] == '\n'))
-		pos++;
-	if (len - pos < PEM_BEGIN_LEN || memcmp(pem + pos, PEM_BEGIN, PEM_BEGIN_LEN) != 0)
+	if (!q || !(len = quote_chain_text(q, &pem)) || pem_next_block(pem, len, &pos, &block, &block_len) != 1)
 		return ERR_ATTEST_CERT_CHAIN;
-	end = memmem(pem + pos, len - pos, PEM_END, PEM_END_LEN);
-	if (!end)
-		return ERR_ATTEST_CERT_CHAIN;
-	block_len = (size_t)(end - (pem + pos)) + PEM_END_LEN;
-	der = block_der_canonical(pem + pos, block_len, &dl);
+	der = block_der_canonical(block, block_len, &dl);
 	if (!der || dcap_pck_leaf_parse(der, dl, &leaf) != ERR_OK || (ca = dcap_pck_leaf_ca_type(&leaf)) < 0 ||
 	    dcap_pck_ext_parse(leaf.sgx_ext, leaf.sgx_ext_len, out, NULL) != ERR_OK)
 		goto out;
