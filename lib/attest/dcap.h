@@ -478,6 +478,18 @@ X509 *attest_intel_root(void);
 /* Its DER bytes (static). */
 const uint8_t *attest_intel_root_der(size_t *len);
 
+/* A certificate's DER (static bytes). */
+struct attest_der {
+	const uint8_t *der;
+	size_t len;
+};
+/*
+ * Intel's intermediate certificates as current collateral carries them (TCB
+ * Signing, PCK Platform CA, PCK Processor CA), for a cache of parsed
+ * certificates to start with: known, not trusted (see intel_intermediates.c).
+ */
+const struct attest_der *attest_intel_intermediates(size_t *n);
+
 /* ---------------------------------------------------------------------------------------------- */
 /* Internal: JSON field readers shared by the TCB info and QE identity parsers (dcap_tcbinfo.c).   */
 /* They return ERR_PROTO_MALFORMED (missing, mistyped, out of range) or ERR_ATTEST_UNKNOWN_VALUE.  */

@@ -917,7 +917,7 @@ struct attest_collateral *attest_collateral_new(struct event_base *base, struct 
 	c->max_entries = cfg->max_entries ? cfg->max_entries : DEFAULT_MAX_ENTRIES;
 	c->dq_ev = event_new(base, -1, 0, on_deferred, c);
 	c->certs = attest_coll_certs_new();
-	if (!c->dq_ev || !c->certs)
+	if (!c->dq_ev || !c->certs || attest_coll_certs_add_intel(c->certs) != ERR_OK)
 		goto fail;
 	metrics_setup(c, m);
 

@@ -116,6 +116,14 @@ struct attest_coll_certs *attest_coll_certs_new(void);
 void attest_coll_certs_free(struct attest_coll_certs *m);
 /* Remember `x` (borrowed; a reference is taken) under its DER encoding (e.g. a trust anchor). */
 err_t attest_coll_certs_add(struct attest_coll_certs *m, struct x509_st *x) MUST_CHECK;
+/*
+ * Remember Intel's current intermediates (attest_intel_intermediates: TCB
+ * Signing, PCK Platform CA, PCK Processor CA), so the first collateral's
+ * issuer chains need no parse. Known, not trusted: nothing is decided here.
+ */
+err_t attest_coll_certs_add_intel(struct attest_coll_certs *m) MUST_CHECK;
+/* The certificate remembered under exactly these bytes, with a new reference; NULL when none. */
+struct x509_st *attest_coll_certs_find(struct attest_coll_certs *m, const uint8_t *der, size_t len);
 
 /*
  * Make a blob from an upstream response: checks that `body` is the artefact

@@ -10,6 +10,8 @@
 
 #include "arena.h"
 #include "attest_collateral.h"
+#include "crypto.h"
+#include "dcap.h"
 #include "enc.h"
 #include "json.h"
 
@@ -463,8 +465,7 @@ void attest_coll_certs_free(struct attest_coll_certs *m)
 	free(m);
 }
 
-/* The certificate remembered under exactly these bytes, with a new reference; NULL when none. */
-static X509 *certs_find(struct attest_coll_certs *m, const uint8_t *der, size_t len)
+X509 *attest_coll_certs_find(struct attest_coll_certs *m, const uint8_t *der, size_t len)
 {
 	if (!m)
 		return NULL;
@@ -514,12 +515,30 @@ err_t attest_coll_certs_add(struct attest_coll_certs *m, X509 *x)
 	n = i2d_X509(x, &der);
 	if (n <= 0)
 		return ERR_NOMEM;
-	have = certs_find(m, der, (size_t)n);
+	have = attest_coll_certs_find(m, der, (size_t)n);
 	if (have)
-		X509_free(have);   /* known already: drop the reference certs_find took */
+		X509_free(have);   /* known already: drop the reference the lookup took */
 	else
 		certs_put(m, der, (size_t)n, x);
 	OPENSSL_free(der);
+	return ERR_OK;
+}
+
+err_t attest_coll_certs_add_intel(struct attest_coll_certs *m)
+{
+	size_t n = 0;
+	const struct attest_der *d = attest_intel_intermediates(&n);
+
+	if (!m)
+		return ERR_INVALID_ARG;
+	for (size_t i = 0; i < n; i++) {
+		X509 *x = x509_from_bytes(d[i].der, d[i].len);
+
+		if (!x)
+			return ERR_NOMEM;   /* embedded bytes that parsed in every test: only memory can fail here */
+		certs_put(m, d[i].der, d[i].len, x);
+		X509_free(x);
+	}
 	return ERR_OK;
 }
 
@@ -553,7 +572,7 @@ static err_t pem_chain_validity(const char *pem, size_t len, struct attest_coll_
 		uint64_t nb, na;
 		if (dlen <= 0)
 			goto out;
-		x = certs_find(memo, data, (size_t)dlen);
+		x = attest_coll_certs_find(memo, data, (size_t)dlen);
 		if (!x) {
 			const unsigned char *p = data;
 			x = d2i_X509(NULL, &p, dlen);

@@ -378,7 +378,10 @@ err_t attest_verify_init(struct attest_env *a, const char **detail)
 		log_warn("attest", "trust.dev_root/dev_ark configured: simulator evidence verifies (marked dev) for "
 				   "policies with allow_dev_root. DEVELOPMENT ONLY");
 	{
-		/* Every Intel issuer chain ends in the root, every AMD chain in an ARK: parsed once, here. */
+		/*
+		 * Every Intel issuer chain ends in the root, every AMD chain in an ARK:
+		 * parsed once, here (the cache holds Intel's intermediates already).
+		 */
 		const struct attest_trust *t = &a->verify->trust;
 		X509 *const anchors[] = { t->intel_root, t->intel_dev_root, t->amd_ark[0], t->amd_ark[1],
 					  t->amd_ark[2], t->amd_ark[3], t->amd_dev_ark };

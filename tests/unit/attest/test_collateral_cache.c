@@ -690,6 +690,57 @@ static struct attest_coll_blob *remake(const struct attest_coll_blob *b, struct 
 }
 
 /*
+ * Intel's intermediates are in the table from the start, so real
+ * collateral's issuer chains are made of certificates it already holds:
+ * the first fetch parses none.
+ */
+static void test_certs_intel(void **state)
+{
+	struct attest_coll_blob *ref[4], *b[4];
+	struct attest_coll_certs *m = attest_coll_certs_new();
+	X509 *root = attest_intel_root(), *held[3];
+	size_t n = 0;
+	const struct attest_der *d = attest_intel_intermediates(&n);
+
+	(void)state;
+	assert_non_null(m);
+	assert_non_null(root);
+	assert_int_equal(n, 3);
+	assert_int_equal(attest_coll_certs_add_intel(m), ERR_OK);
+	assert_int_equal(attest_coll_certs_add(m, root), ERR_OK);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char *der = NULL;
+		int len;
+
+		held[i] = attest_coll_certs_find(m, d[i].der, d[i].len);
+		assert_non_null(held[i]);
+		len = i2d_X509(held[i], &der);
+		assert_int_equal((size_t)len, d[i].len);
+		assert_memory_equal(der, d[i].der, d[i].len);
+		OPENSSL_free(der);
+	}
+	assert_null(attest_coll_certs_find(m, d[0].der, d[0].len - 1));
+	dcap_blobs("dcap-qvl/tdx_quote_collateral.json", ref);
+	for (int i = 0; i < 4; i++)
+		b[i] = remake(ref[i], m);
+	/* TCB info and QE identity: TCB Signing, root; PCK CRL (a Platform CA quote): Platform CA, root. */
+	assert_ptr_equal(b[0]->certs[0], held[0]);
+	assert_ptr_equal(b[1]->certs[0], held[0]);
+	assert_ptr_equal(b[2]->certs[0], held[1]);
+	for (int i = 0; i < 3; i++)
+		assert_ptr_equal(b[i]->certs[1], root);
+	for (int i = 0; i < 4; i++) {
+		attest_coll_blob_unref(b[i]);
+		attest_coll_blob_unref(ref[i]);
+	}
+	for (size_t i = 0; i < n; i++)
+		X509_free(held[i]);
+	attest_coll_certs_free(m);
+	X509_free(root);
+	assert_int_equal(attest_coll_certs_add_intel(NULL), ERR_INVALID_ARG);
+}
+
+/*
  * Blobs made through the memo are the blobs made without it, and share the
  * certificates: a trust anchor added up front, and whatever an earlier chain held.
  */
@@ -935,6 +986,7 @@ int main(void)
 		cmocka_unit_test(test_cache_file_roundtrip),
 		cmocka_unit_test(test_dirs),
 		cmocka_unit_test(test_certs_memo),
+		cmocka_unit_test(test_certs_intel),
 		cmocka_unit_test(test_collateral_from_blobs),
 		cmocka_unit_test(test_writer),
 	};

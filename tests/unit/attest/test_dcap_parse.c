@@ -12,6 +12,7 @@
 
 #include <openssl/objects.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "crypto.h"
 #include "dcap.h"
@@ -1232,6 +1233,73 @@ static void test_embedded_root(void **state)
 	free(der);
 }
 
+/*
+ * The embedded intermediates: their digests, their names, and each issued
+ * and signed by the pinned root; the collateral vectors carry these bytes.
+ */
+static void test_embedded_intermediates(void **state)
+{
+	static const char *const want[][2] = {
+		{ "c0575e76d0303b61d09cde8cbdb70db34a74f38318300d7c0e6ba8cf4bf45aea", "Intel SGX TCB Signing" },
+		{ "22eb770dca215b607b5ccfc21a672b1da5cc660b1ad0365020567979edcaa0e1", "Intel SGX PCK Platform CA" },
+		{ "13b2dccef8fc4ec977ee5249743b0f758ebd1e28d768b2e1e12bc348adaa09fb", "Intel SGX PCK Processor CA" },
+	};
+	static const char *const carried[] = { "dcap-qvl/tdx_quote_collateral.json", "dcap-qvl/sgx_quote_collateral.json" };
+	size_t n = 0, cn;
+	const struct attest_der *d = attest_intel_intermediates(&n);
+	X509 *root = attest_intel_root();
+	uint8_t h[32];
+	char hex[65], name[64];
+
+	(void)state;
+	assert_non_null(root);
+	assert_int_equal(n, ARRAY_LEN(want));
+	for (size_t i = 0; i < n; i++) {
+		X509 *x = x509_from_bytes(d[i].der, d[i].len);
+
+		sha256(d[i].der, d[i].len, h);
+		hex_encode(hex, h, 32);
+		assert_string_equal(hex, want[i][0]);
+		assert_non_null(x);
+		assert_true(X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName, name, sizeof(name)) > 0);
+		assert_string_equal(name, want[i][1]);
+		assert_int_equal(X509_check_issued(root, x), X509_V_OK);
+		assert_int_equal(X509_verify(x, X509_get0_pubkey(root)), 1);
+		X509_free(x);
+	}
+	/* Real collateral carries them: the TCB Signing certificate and each PCK CA, in PEM, in the issuer chains. */
+	for (size_t k = 0; k < ARRAY_LEN(carried); k++) {
+		char *json = (char *)load(carried[k], &cn);
+		struct arena a;
+		struct dcap_collateral c;
+		const char *detail = NULL;
+		STACK_OF(X509) *tcb, *crl;
+		unsigned char *der = NULL;
+		int len;
+
+		arena_init(&a, 1u << 22, 0);
+		assert_int_equal(dcap_collateral_parse_json(json, cn, &a, &c, &detail), ERR_OK);
+		tcb = pem_certs_parse(c.tcb_info_issuer_chain, c.tcb_info_issuer_chain_len);
+		crl = pem_certs_parse(c.pck_crl_issuer_chain, c.pck_crl_issuer_chain_len);
+		assert_non_null(tcb);
+		assert_non_null(crl);
+		len = i2d_X509(sk_X509_value(tcb, 0), &der);
+		assert_int_equal((size_t)len, d[0].len);
+		assert_memory_equal(der, d[0].der, d[0].len);
+		OPENSSL_free(der);
+		der = NULL;
+		len = i2d_X509(sk_X509_value(crl, 0), &der);
+		assert_int_equal((size_t)len, d[1 + k].len);
+		assert_memory_equal(der, d[1 + k].der, d[1 + k].len);
+		OPENSSL_free(der);
+		sk_X509_pop_free(tcb, X509_free);
+		sk_X509_pop_free(crl, X509_free);
+		arena_fini(&a);
+		free(json);
+	}
+	X509_free(root);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1253,6 +1321,7 @@ int main(void)
 		cmocka_unit_test(test_tcb_evaluate_sgx),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_embedded_root),
+		cmocka_unit_test(test_embedded_intermediates),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
