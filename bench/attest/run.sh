@@ -33,7 +33,7 @@ usage: bench/attest/run.sh [options]
                      makes) from a local dstack-attest serving its PCCS API (offline mode, collateral.dir =
                      the collateral's directory); the daemon runs on --pccs-cpu (default 1), curl on --cpu
   --cold-service N   per round, N fresh verifiers (dstack-attest serve, collateral.mode = pccs, a new empty
-                     collateral.cache_dir, collateral.test_now = --now) on --cpu, whose PCCS is a dstack-attest
+                     collateral.cache_dir, collateral.test_now = --now - 1 h, a running clock) on --cpu, whose PCCS is a dstack-attest
                      in offline mode (collateral.dir = the collateral's directory) on --pccs-cpu; each verifier
                      gets one Verify of the quote (cold: fetch + verify), then a second (warm collateral,
                      bypass_cache) and a third (verdict cache), timed by curl (%{time_total}) on --cpu,
@@ -133,6 +133,9 @@ echo "rounds:  $rounds x ${seconds}s per rate case, $cold_runs cold verification
 echo
 
 q=(--quote "$quote" --collateral "$coll" --now "$now")
+# The services' clock (collateral.test_now) starts an hour before --now and runs: the default vector's
+# PCK CRL expires one second after --now, so a verifier that lived a second would see it expired.
+svc_now=$((now - 3600))
 results=$work/results
 : >"$results"
 
@@ -171,7 +174,7 @@ start_pccs() {
 	[ -z "$pccs_pid" ] || return 0
 	printf '%s\n' 'listen = tcp://127.0.0.1:0' 'log.level = warn' 'collateral.mode = offline' \
 		"collateral.dir = $(dirname "$coll")" "collateral.cache_dir = $work/pccs-cache" \
-		"collateral.test_now = $now" >"$work/pccs.conf"
+		"collateral.test_now = $svc_now" >"$work/pccs.conf"
 	taskset -c "$pccs_cpu" "$attest_bin" serve -c "$work/pccs.conf" --ready-file "$work/pccs.ready" >"$work/pccs.log" 2>&1 &
 	pccs_pid=$!
 	for _ in $(seq 1 100); do [ -s "$work/pccs.ready" ] && break; kill -0 "$pccs_pid" 2>/dev/null || break; sleep 0.05; done
@@ -209,7 +212,7 @@ svc_call() { # URL REQFILE -> prints microseconds; dies unless 200 with an accep
 start_verifier() { # DIR: a verifier whose collateral.cache_dir is DIR/cache; sets svc_pid, vurl
 	local d=$1
 	printf '%s\n' 'listen = tcp://127.0.0.1:0' 'log.level = warn' 'collateral.mode = pccs' \
-		"collateral.pccs_url = $purl" "collateral.cache_dir = $d/cache" "collateral.test_now = $now" \
+		"collateral.pccs_url = $purl" "collateral.cache_dir = $d/cache" "collateral.test_now = $svc_now" \
 		'collateral.retries = 0' >"$d/conf"
 	taskset -c "$cpu" "$attest_bin" serve -c "$d/conf" --ready-file "$d/ready" >"$d/log" 2>&1 &
 	svc_pid=$!
@@ -369,14 +372,14 @@ done
 echo "  taskset -c $cpu $ours --case cold --quote $quote --collateral $coll --now $now --runs $cold_runs"
 echo "  taskset -c $cpu node bench/attest/dcapqvl_bench.mjs --quote $quote --collateral $coll --now $now --seconds $seconds --warmup 1"
 if [ "$svc_n" != 0 ]; then
-	echo "  taskset -c $pccs_cpu $attest_bin serve -c pccs.conf --ready-file F   (PCCS: collateral.mode = offline, collateral.dir = $(dirname "$coll"), collateral.test_now = $now)"
-	echo "  per verifier: taskset -c $cpu $attest_bin serve -c v.conf --ready-file F   (collateral.mode = pccs, collateral.pccs_url = $purl, collateral.cache_dir = <new, absent>, collateral.test_now = $now, collateral.retries = 0)"
+	echo "  taskset -c $pccs_cpu $attest_bin serve -c pccs.conf --ready-file F   (PCCS: collateral.mode = offline, collateral.dir = $(dirname "$coll"), collateral.test_now = $svc_now)"
+	echo "  per verifier: taskset -c $cpu $attest_bin serve -c v.conf --ready-file F   (collateral.mode = pccs, collateral.pccs_url = $purl, collateral.cache_dir = <new, absent>, collateral.test_now = $svc_now, collateral.retries = 0)"
 	echo "    then 3x: taskset -c $cpu curl -s -w '\\n%{http_code} %{time_total}' -H 'content-type: application/json' --data-binary @verify.json URL/dstack.attest.v1.Attest/Verify   (body to a pipe, not a file)"
 	echo "    (verify.json: {\"evidence\":{\"kind\":\"EVIDENCE_KIND_TDX_QUOTE\",\"quote\":\"<base64>\"},\"bypassCache\":true}; the 3rd without bypassCache), then kill -TERM PID"
 	echo "  control per verifier: the same with collateral.cache_dir = a copy of the first verifier's filled cache; one Verify"
 fi
 if [ "$pccs_n" != 0 ]; then
-	echo "  taskset -c $pccs_cpu $attest_bin serve -c pccs.conf --ready-file F   (collateral.mode = offline, collateral.dir = $(dirname "$coll"), collateral.test_now = $now)"
+	echo "  taskset -c $pccs_cpu $attest_bin serve -c pccs.conf --ready-file F   (collateral.mode = offline, collateral.dir = $(dirname "$coll"), collateral.test_now = $svc_now)"
 	echo "  taskset -c $cpu curl -s -w '%{time_total}\\n' -o /dev/null -o /dev/null -o /dev/null -o /dev/null ${urls[*]}"
 fi
 
